@@ -1,0 +1,88 @@
+// swift-tools-version:6.1
+import PackageDescription
+
+/// One place for the settings every Swift target shares (see docs: style habits).
+let strictSettings: [SwiftSetting] = [
+    .enableUpcomingFeature("ExistentialAny"),
+    .unsafeFlags(["-warnings-as-errors"], .when(configuration: .debug)),
+]
+
+let package = Package(
+    name: "wasmplugin-webhook",
+    platforms: [.macOS(.v14)],
+    products: [
+        .executable(name: "wasmplugin-webhook", targets: ["wasmplugin-webhook"]),
+        .executable(name: "admission-bench", targets: ["admission-bench"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
+        .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
+        .package(url: "https://github.com/jpsim/Yams", from: "6.2.2"),
+        .package(url: "https://github.com/swift-server/swift-prometheus", from: "2.4.1"),
+    ],
+    targets: [
+        // System libraries. CTLS carries tiny shims for OpenSSL macros Swift cannot import.
+        .target(
+            name: "CTLS",
+            linkerSettings: [.linkedLibrary("ssl"), .linkedLibrary("crypto")]
+        ),
+        .systemLibrary(
+            name: "CNGHTTP2",
+            pkgConfig: "libnghttp2",
+            providers: [.apt(["libnghttp2-dev"])]
+        ),
+        // HTTPS server: epoll, sockets, TLS, HTTP/1.1, HTTP/2. Knows nothing of Kubernetes.
+        .target(
+            name: "HTTPServer",
+            dependencies: ["CTLS", "CNGHTTP2"],
+            swiftSettings: strictSettings
+        ),
+        // AdmissionReview model, JSON, JSON Pointer/Patch, field errors. No sockets, no C.
+        .target(name: "AdmissionKit", swiftSettings: strictSettings),
+        // WasmPlugin rules, defaults and policy settings. Imports AdmissionKit only.
+        .target(
+            name: "WasmPluginPolicy",
+            dependencies: ["AdmissionKit"],
+            swiftSettings: strictSettings
+        ),
+        // The executable: CLI and wiring only.
+        .executableTarget(
+            name: "wasmplugin-webhook",
+            dependencies: [
+                "HTTPServer", "AdmissionKit", "WasmPluginPolicy",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "Yams", package: "Yams"),
+                .product(name: "Prometheus", package: "swift-prometheus"),
+            ],
+            swiftSettings: strictSettings
+        ),
+        // Benchmark program: time per review (decode + rules + encode), not a test.
+        .executableTarget(
+            name: "admission-bench",
+            dependencies: ["AdmissionKit", "WasmPluginPolicy"],
+            swiftSettings: strictSettings
+        ),
+        .testTarget(
+            name: "AdmissionKitTests",
+            dependencies: ["AdmissionKit"],
+            swiftSettings: strictSettings
+        ),
+        .testTarget(
+            name: "WasmPluginPolicyTests",
+            dependencies: ["WasmPluginPolicy", "AdmissionKit"],
+            resources: [.copy("Fixtures")],
+            swiftSettings: strictSettings
+        ),
+        .testTarget(
+            name: "HTTPServerTests",
+            dependencies: ["HTTPServer"],
+            swiftSettings: strictSettings
+        ),
+        .testTarget(
+            name: "EndToEndTests",
+            dependencies: [],
+            swiftSettings: strictSettings
+        ),
+    ]
+)

@@ -1,0 +1,71 @@
+/// Typed reads of optional fields that record a type error instead of failing the decode,
+/// so that a wrong type anywhere still gets every other field checked.
+/// `null` counts as unset, as the apiserver prunes nulls of non-nullable fields.
+extension ValidationResult {
+    @discardableResult
+    public mutating func object(_ value: JSON?, at path: FieldPath) -> JSONObject? {
+        guard let value, !value.isNull else { return nil }
+        guard case .object(let o) = value else {
+            error(.wrongType(path, expected: "an object", got: value))
+            return nil
+        }
+        return o
+    }
+
+    @discardableResult
+    public mutating func array(_ value: JSON?, at path: FieldPath) -> [JSON]? {
+        guard let value, !value.isNull else { return nil }
+        guard case .array(let a) = value else {
+            error(.wrongType(path, expected: "a list", got: value))
+            return nil
+        }
+        return a
+    }
+
+    @discardableResult
+    public mutating func string(_ value: JSON?, at path: FieldPath) -> String? {
+        guard let value, !value.isNull else { return nil }
+        guard case .string(let s) = value else {
+            error(.wrongType(path, expected: "a string", got: value))
+            return nil
+        }
+        return s
+    }
+
+    /// An integer in `range`; fractions, exponents and strings are type errors.
+    @discardableResult
+    public mutating func integer(_ value: JSON?, at path: FieldPath, in range: ClosedRange<Int>) -> Int? {
+        guard let value, !value.isNull else { return nil }
+        guard case .number = value, let n = value.intValue else {
+            error(.wrongType(path, expected: "an integer", got: value))
+            return nil
+        }
+        guard range.contains(n) else {
+            error(.invalid(path, "\(n) is out of range", hint: "use a value from \(range.lowerBound) to \(range.upperBound)"))
+            return nil
+        }
+        return n
+    }
+
+    /// A string that must be one of `allowed`, spelled exactly; suggests the right spelling.
+    @discardableResult
+    public mutating func enumString(_ value: JSON?, at path: FieldPath, allowed: [String]) -> String? {
+        guard let value, !value.isNull else { return nil }
+        guard case .string(let s) = value else {
+            let hint = "write one of \(allowed.joined(separator: ", ")) as a string"
+            error(FieldError(.typeInvalid, path, "must be a string, not \(value.typeName)", hint: hint))
+            return nil
+        }
+        guard allowed.contains(s) else {
+            let hint: String
+            if let match = allowed.first(where: { $0.lowercased() == s.lowercased() }) {
+                hint = "did you mean \(match)? values are case-sensitive"
+            } else {
+                hint = "use one of \(allowed.joined(separator: ", "))"
+            }
+            error(FieldError(.notSupported, path, "unsupported value \(JSON.string(String(s.prefix(64))).compactText)", hint: hint))
+            return nil
+        }
+        return s
+    }
+}

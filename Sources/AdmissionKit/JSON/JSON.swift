@@ -1,0 +1,122 @@
+/// A JSON value that keeps what a webhook must not lose: object key order (so patches and
+/// golden files are stable) and numbers as their literal text (so int64 and big values
+/// round-trip exactly, as Go's apimachinery would see them).
+public enum JSON: Sendable, Equatable {
+    case null
+    case bool(Bool)
+    /// The number's literal text, already validated by the parser or produced by `number(_:)`.
+    case number(String)
+    case string(String)
+    case array([JSON])
+    case object(JSONObject)
+
+    public static func number(_ value: Int) -> JSON { .number(String(value)) }
+
+    /// The JSON type name, as error messages say it ("string", "object", …).
+    public var typeName: String {
+        switch self {
+        case .null: "null"
+        case .bool: "boolean"
+        case .number: "number"
+        case .string: "string"
+        case .array: "array"
+        case .object: "object"
+        }
+    }
+
+    public var stringValue: String? {
+        if case .string(let s) = self { return s }
+        return nil
+    }
+
+    public var objectValue: JSONObject? {
+        if case .object(let o) = self { return o }
+        return nil
+    }
+
+    public var arrayValue: [JSON]? {
+        if case .array(let a) = self { return a }
+        return nil
+    }
+
+    public var boolValue: Bool? {
+        if case .bool(let b) = self { return b }
+        return nil
+    }
+
+    /// The value of an integer literal (no fraction, no exponent) that fits in Int.
+    public var intValue: Int? {
+        if case .number(let text) = self { return Int(text) }
+        return nil
+    }
+
+    public var isNull: Bool {
+        if case .null = self { return true }
+        return false
+    }
+
+    /// Member lookup for objects; nil for other types and missing keys.
+    public subscript(key: String) -> JSON? {
+        objectValue?[key]
+    }
+}
+
+/// An ordered JSON object. Lookups are linear: Kubernetes objects have few keys per level,
+/// and order must survive a decode/encode round trip.
+public struct JSONObject: Sendable, Equatable {
+    public var members: [(key: String, value: JSON)]
+
+    public init(_ members: [(key: String, value: JSON)] = []) {
+        self.members = members
+    }
+
+    public var count: Int { members.count }
+    public var isEmpty: Bool { members.isEmpty }
+    public var keys: [String] { members.map(\.key) }
+
+    /// The last member with this key wins, as in Go's encoding/json.
+    public subscript(key: String) -> JSON? {
+        get {
+            for member in members.reversed() where member.key == key {
+                return member.value
+            }
+            return nil
+        }
+        set {
+            if let index = members.lastIndex(where: { $0.key == key }) {
+                if let newValue {
+                    members[index].value = newValue
+                } else {
+                    members.remove(at: index)
+                }
+            } else if let newValue {
+                members.append((key, newValue))
+            }
+        }
+    }
+
+    public func has(_ key: String) -> Bool {
+        members.contains { $0.key == key }
+    }
+
+    public static func == (lhs: JSONObject, rhs: JSONObject) -> Bool {
+        guard lhs.members.count == rhs.members.count else { return false }
+        for (l, r) in zip(lhs.members, rhs.members) where l.key != r.key || l.value != r.value {
+            return false
+        }
+        return true
+    }
+}
+
+extension JSON: ExpressibleByStringLiteral, ExpressibleByBooleanLiteral, ExpressibleByIntegerLiteral,
+    ExpressibleByArrayLiteral, ExpressibleByDictionaryLiteral, ExpressibleByNilLiteral
+{
+    public init(stringLiteral value: String) { self = .string(value) }
+    public init(booleanLiteral value: Bool) { self = .bool(value) }
+    public init(integerLiteral value: Int) { self = .number(String(value)) }
+    public init(arrayLiteral elements: JSON...) { self = .array(elements) }
+    public init(dictionaryLiteral elements: (String, JSON)...) {
+        self = .object(JSONObject(elements.map { (key: $0.0, value: $0.1) }))
+    }
+    public init(nilLiteral: ()) { self = .null }
+}

@@ -1,0 +1,176 @@
+/// One RFC 6902 operation. We only emit add, remove and replace: they are all a defaulter
+/// needs, and each applies unambiguously to the object as sent.
+public struct PatchOperation: Sendable, Equatable {
+    public enum Op: String, Sendable { case add, remove, replace }
+
+    public var op: Op
+    public var path: FieldPath
+    public var value: JSON?
+
+    public init(_ op: Op, _ path: FieldPath, _ value: JSON? = nil) {
+        self.op = op
+        self.path = path
+        self.value = value
+    }
+
+    public var json: JSON {
+        var object = JSONObject([("op", .string(op.rawValue)), ("path", .string(path.jsonPointer))])
+        if let value { object["value"] = value }
+        return .object(object)
+    }
+}
+
+public struct JSONPatchError: Error, CustomStringConvertible, Sendable {
+    public var description: String
+}
+
+extension JSON {
+    /// The value at `path`, or nil when any step is missing or of the wrong type.
+    public func value(at path: FieldPath) -> JSON? {
+        var current = self
+        for step in path.steps {
+            switch (step, current) {
+            case (.key(let k), .object(let o)):
+                guard let next = o[k] else { return nil }
+                current = next
+            case (.index(let i), .array(let a)):
+                guard a.indices.contains(i) else { return nil }
+                current = a[i]
+            default: return nil
+            }
+        }
+        return current
+    }
+
+    /// Applies operations in order with RFC 6902 semantics (add under an existing parent,
+    /// replace/remove an existing member). Throws on the first that does not apply.
+    public func applying(_ operations: [PatchOperation]) throws(JSONPatchError) -> JSON {
+        var result = self
+        for operation in operations {
+            try result.apply(operation)
+        }
+        return result
+    }
+
+    public mutating func apply(_ operation: PatchOperation) throws(JSONPatchError) {
+        guard let last = operation.path.steps.last else {
+            guard operation.op != .remove, let value = operation.value else {
+                throw JSONPatchError(description: "cannot remove the whole document")
+            }
+            self = value
+            return
+        }
+        try modify(steps: operation.path.steps.dropLast()[...]) { (parent: inout JSON) throws(JSONPatchError) in
+            switch (parent, last) {
+            case (.object(var object), .key(let key)):
+                switch operation.op {
+                case .add: object[key] = operation.value ?? .null
+                case .replace, .remove:
+                    guard object.has(key) else { throw JSONPatchError(description: "\(operation.path.jsonPointer): no such member") }
+                    object[key] = operation.op == .remove ? nil : (operation.value ?? .null)
+                }
+                parent = .object(object)
+            case (.array(var array), .index(let i)):
+                switch operation.op {
+                case .add:
+                    guard i <= array.count else { throw JSONPatchError(description: "\(operation.path.jsonPointer): index out of range") }
+                    array.insert(operation.value ?? .null, at: i)
+                case .replace, .remove:
+                    guard array.indices.contains(i) else { throw JSONPatchError(description: "\(operation.path.jsonPointer): index out of range") }
+                    if operation.op == .remove { array.remove(at: i) } else { array[i] = operation.value ?? .null }
+                }
+                parent = .array(array)
+            default:
+                throw JSONPatchError(description: "\(operation.path.jsonPointer): parent is not a container of that kind")
+            }
+        }
+    }
+
+    private mutating func modify(steps: ArraySlice<FieldPath.Step>, _ body: (inout JSON) throws(JSONPatchError) -> Void) throws(JSONPatchError) {
+        guard let first = steps.first else {
+            try body(&self)
+            return
+        }
+        switch (self, first) {
+        case (.object(var object), .key(let key)):
+            guard var child = object[key] else { throw JSONPatchError(description: "missing member \(key)") }
+            self = .null  // drop our reference so the child is uniquely owned while edited
+            try child.modify(steps: steps.dropFirst(), body)
+            object[key] = child
+            self = .object(object)
+        case (.array(var array), .index(let i)):
+            guard array.indices.contains(i) else { throw JSONPatchError(description: "missing index \(i)") }
+            var child = array[i]
+            self = .null
+            try child.modify(steps: steps.dropFirst(), body)
+            array[i] = child
+            self = .array(array)
+        default:
+            throw JSONPatchError(description: "path does not exist")
+        }
+    }
+}
+
+/// Records minimal patch operations while editing a copy of an object, so the patch is by
+/// construction one that applies cleanly to the object as sent.
+public struct ObjectEditor: Sendable {
+    public private(set) var object: JSON
+    public private(set) var operations: [PatchOperation] = []
+
+    public init(_ object: JSON) { self.object = object }
+
+    /// `add` when the member is absent, `replace` when present; nothing when unchanged.
+    public mutating func set(_ path: FieldPath, _ value: JSON) {
+        let existing = object.value(at: path)
+        if existing == value { return }
+        let op = PatchOperation(existing == nil ? .add : .replace, path, value)
+        record(op)
+    }
+
+    public mutating func remove(_ path: FieldPath) {
+        guard object.value(at: path) != nil else { return }
+        record(PatchOperation(.remove, path))
+    }
+
+    private mutating func record(_ op: PatchOperation) {
+        do {
+            try object.apply(op)
+            operations.append(op)
+        } catch {
+            preconditionFailure("defaulter produced a patch that does not apply: \(error)")
+        }
+    }
+
+    public var patchJSON: JSON { .array(operations.map(\.json)) }
+}
+
+extension PatchOperation {
+    /// Reads a JSON Patch document (as `check --fix` and tests do with our own output).
+    public static func decodeList(_ json: JSON) throws(JSONPatchError) -> [PatchOperation] {
+        guard let array = json.arrayValue else { throw JSONPatchError(description: "patch is not an array") }
+        var out: [PatchOperation] = []
+        for element in array {
+            guard let opName = element["op"]?.stringValue, let op = Op(rawValue: opName),
+                let pointer = element["path"]?.stringValue
+            else { throw JSONPatchError(description: "unsupported patch operation \(element.compactText)") }
+            out.append(PatchOperation(op, try FieldPath(jsonPointer: pointer, in: nil), element["value"]))
+        }
+        return out
+    }
+}
+
+extension FieldPath {
+    /// Parses an RFC 6901 pointer. Numeric tokens become indexes (our patches only address
+    /// arrays with numbers and our objects with non-numeric keys).
+    public init(jsonPointer: String, in document: JSON?) throws(JSONPatchError) {
+        guard jsonPointer.isEmpty || jsonPointer.hasPrefix("/") else {
+            throw JSONPatchError(description: "pointer must start with '/': \(jsonPointer)")
+        }
+        var steps: [Step] = []
+        for raw in jsonPointer.split(separator: "/", omittingEmptySubsequences: false).dropFirst() {
+            let token = String(raw).replacingOccurrences(of: "~1", with: "/").replacingOccurrences(of: "~0", with: "~")
+            if let i = Int(token), i >= 0, String(i) == token { steps.append(.index(i)) } else { steps.append(.key(token)) }
+        }
+        self.init(steps)
+    }
+}

@@ -1,0 +1,145 @@
+/// The AdmissionReview versions we answer in; the reply always uses the version received.
+public enum AdmissionVersion: String, Sendable {
+    case v1 = "admission.k8s.io/v1"
+    case v1beta1 = "admission.k8s.io/v1beta1"
+}
+
+public struct GroupVersionKind: Sendable, Equatable, CustomStringConvertible {
+    public var group: String
+    public var version: String
+    public var kind: String
+
+    public init(group: String, version: String, kind: String) {
+        self.group = group
+        self.version = version
+        self.kind = kind
+    }
+
+    public var description: String { group.isEmpty ? "\(version)/\(kind)" : "\(group)/\(version)/\(kind)" }
+}
+
+public enum Operation: String, Sendable {
+    case create = "CREATE", update = "UPDATE", delete = "DELETE", connect = "CONNECT"
+}
+
+/// The parts of `request` a webhook acts on. `object`/`oldObject` stay raw JSON: rules read
+/// them field by field so that a wrong type anywhere is a field error, never a decode failure.
+public struct AdmissionRequest: Sendable {
+    public var uid: String
+    public var kind: GroupVersionKind
+    public var subResource: String
+    public var name: String
+    public var namespace: String
+    public var operation: Operation
+    public var object: JSON?
+    public var oldObject: JSON?
+    public var dryRun: Bool
+
+    public init(
+        uid: String, kind: GroupVersionKind, subResource: String = "", name: String = "", namespace: String = "",
+        operation: Operation, object: JSON? = nil, oldObject: JSON? = nil, dryRun: Bool = false
+    ) {
+        self.uid = uid
+        self.kind = kind
+        self.subResource = subResource
+        self.name = name
+        self.namespace = namespace
+        self.operation = operation
+        self.object = object
+        self.oldObject = oldObject
+        self.dryRun = dryRun
+    }
+
+    /// `namespace/name` for messages and logs; generateName objects have no name yet.
+    public var displayName: String {
+        let n = name.isEmpty ? (object?["metadata"]?["generateName"]?.stringValue.map { $0 + "*" } ?? "") : name
+        return namespace.isEmpty ? n : "\(namespace)/\(n)"
+    }
+}
+
+/// Why a body is not a usable AdmissionReview. The text is safe to return to the caller.
+public struct AdmissionDecodeError: Error, Equatable, CustomStringConvertible, Sendable {
+    public var description: String
+    public init(_ description: String) { self.description = description }
+}
+
+public enum AdmissionReviewDecoder {
+    /// Decodes the envelope and the request fields, checking each one's type so that the
+    /// error says exactly which field was wrong.
+    public static func decode(_ body: some Collection<UInt8>) throws(AdmissionDecodeError) -> (AdmissionVersion, AdmissionRequest) {
+        if body.isEmpty { throw AdmissionDecodeError("empty body: expected an AdmissionReview JSON object") }
+        let json: JSON
+        do {
+            json = try JSONParser.parse(body)
+        } catch {
+            throw AdmissionDecodeError("body is not valid JSON: \(error)")
+        }
+        return try decode(json)
+    }
+
+    public static func decode(_ json: JSON) throws(AdmissionDecodeError) -> (AdmissionVersion, AdmissionRequest) {
+        guard case .object(let root) = json else {
+            throw AdmissionDecodeError("body is a JSON \(json.typeName), expected an AdmissionReview object")
+        }
+        guard let apiVersion = root["apiVersion"]?.stringValue else {
+            throw AdmissionDecodeError("apiVersion: missing or not a string; expected admission.k8s.io/v1")
+        }
+        guard let version = AdmissionVersion(rawValue: apiVersion) else {
+            throw AdmissionDecodeError("apiVersion: unsupported value \(quoted(apiVersion)); expected admission.k8s.io/v1 or admission.k8s.io/v1beta1")
+        }
+        guard root["kind"]?.stringValue == "AdmissionReview" else {
+            throw AdmissionDecodeError("kind: must be \"AdmissionReview\"")
+        }
+        guard let requestValue = root["request"], !requestValue.isNull else {
+            throw AdmissionDecodeError("request: missing; an AdmissionReview sent to a webhook carries a request")
+        }
+        guard case .object(let request) = requestValue else {
+            throw AdmissionDecodeError("request: must be an object, not \(requestValue.typeName)")
+        }
+        let uid = try string(request, "uid", required: true)
+        if uid.isEmpty { throw AdmissionDecodeError("request.uid: must not be empty") }
+        guard case .object(let kindObject)? = request["kind"] else {
+            throw AdmissionDecodeError("request.kind: missing or not an object {group, version, kind}")
+        }
+        let kind = GroupVersionKind(
+            group: try string(kindObject, "group", in: "request.kind"),
+            version: try string(kindObject, "version", in: "request.kind"),
+            kind: try string(kindObject, "kind", in: "request.kind", required: true))
+        let operationText = try string(request, "operation", required: true)
+        guard let operation = Operation(rawValue: operationText) else {
+            throw AdmissionDecodeError("request.operation: unsupported value \(quoted(operationText)); expected CREATE, UPDATE, DELETE or CONNECT")
+        }
+        var dryRun = false
+        if let value = request["dryRun"], !value.isNull {
+            guard let flag = value.boolValue else { throw AdmissionDecodeError("request.dryRun: must be a boolean") }
+            dryRun = flag
+        }
+        func object(_ key: String) -> JSON? {
+            guard let value = request[key], !value.isNull else { return nil }
+            return value
+        }
+        return (
+            version,
+            AdmissionRequest(
+                uid: uid, kind: kind, subResource: try string(request, "subResource"),
+                name: try string(request, "name"), namespace: try string(request, "namespace"),
+                operation: operation, object: object("object"), oldObject: object("oldObject"), dryRun: dryRun)
+        )
+    }
+
+    private static func string(_ object: JSONObject, _ key: String, in parent: String = "request", required: Bool = false) throws(AdmissionDecodeError) -> String {
+        guard let value = object[key], !value.isNull else {
+            if required { throw AdmissionDecodeError("\(parent).\(key): missing") }
+            return ""
+        }
+        guard let s = value.stringValue else {
+            throw AdmissionDecodeError("\(parent).\(key): must be a string, not \(value.typeName)")
+        }
+        return s
+    }
+}
+
+func quoted(_ s: String, limit: Int = 64) -> String {
+    let shown = s.count > limit ? String(s.prefix(limit)) + "…" : s
+    return JSON.string(shown).compactText
+}

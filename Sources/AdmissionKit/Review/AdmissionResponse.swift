@@ -1,0 +1,61 @@
+/// The small response vocabulary: allowed, denied (with field errors), patched, warnings.
+public struct AdmissionResponse: Sendable {
+    public var uid: String
+    public var allowed: Bool
+    public var denial: Denial?
+    public var patch: [PatchOperation] = []
+    public var warnings: [String] = []
+    /// Keys are qualified names without '/': the apiserver prefixes them with the webhook name.
+    public var auditAnnotations: [(key: String, value: String)] = []
+
+    public struct Denial: Sendable {
+        public var message: String
+        public var causes: [FieldError]
+        public var kind: GroupVersionKind
+        public var name: String
+    }
+
+    public static func allowed(uid: String) -> AdmissionResponse {
+        AdmissionResponse(uid: uid, allowed: true)
+    }
+
+    /// 422 Invalid with one cause per field error, as the apiserver reports schema errors.
+    public static func denied(_ request: AdmissionRequest, errors: [FieldError]) -> AdmissionResponse {
+        let what = "\(request.kind.kind) \(request.displayName.isEmpty ? "object" : quoted(request.displayName))"
+        let count = errors.count == 1 ? "1 error" : "\(errors.count) errors"
+        let message = "\(what) is invalid (\(count)):\n" + errors.map { "- \($0)" }.joined(separator: "\n")
+        return AdmissionResponse(
+            uid: request.uid, allowed: false,
+            denial: Denial(message: message, causes: errors, kind: request.kind, name: request.name))
+    }
+
+    /// Strict envelope rules of the apiserver: apiVersion + kind always; patch and
+    /// patchType together or not at all; a validating reply never carries them.
+    public func review(version: AdmissionVersion) -> JSON {
+        var response = JSONObject([("uid", .string(uid)), ("allowed", .bool(allowed))])
+        if let denial {
+            var details = JSONObject()
+            if !denial.name.isEmpty { details["name"] = .string(denial.name) }
+            details["group"] = .string(denial.kind.group)
+            details["kind"] = .string(denial.kind.kind)
+            details["causes"] = .array(
+                denial.causes.map { cause in
+                    .object(JSONObject([("reason", .string(cause.kind.rawValue)), ("message", .string(cause.message)), ("field", .string(cause.path.description))]))
+                })
+            response["status"] = .object(
+                JSONObject([
+                    ("metadata", .object(JSONObject())), ("status", "Failure"), ("message", .string(denial.message)),
+                    ("reason", "Invalid"), ("details", .object(details)), ("code", 422),
+                ]))
+        }
+        if !patch.isEmpty {
+            response["patchType"] = "JSONPatch"
+            response["patch"] = .string(Base64.encode(JSONWriter().bytes(.array(patch.map(\.json)))))
+        }
+        if !warnings.isEmpty { response["warnings"] = .array(warnings.map { .string($0) }) }
+        if !auditAnnotations.isEmpty {
+            response["auditAnnotations"] = .object(JSONObject(auditAnnotations.map { (key: $0.key, value: JSON.string($0.value)) }))
+        }
+        return .object(JSONObject([("apiVersion", .string(version.rawValue)), ("kind", "AdmissionReview"), ("response", .object(response))]))
+    }
+}

@@ -1,0 +1,120 @@
+/// Which of the two registrations a call came through.
+public enum WebhookEndpoint: String, Sendable, CaseIterable {
+    case validate, mutate
+}
+
+/// Validates objects of the kinds it handles. Never stops at the first error.
+public protocol Validator: Sendable {
+    func handles(_ request: AdmissionRequest) -> Bool
+    func validate(_ request: AdmissionRequest) -> ValidationResult
+}
+
+/// One defaulting rule that changed the object: the audit annotation names it.
+public struct AppliedDefault: Sendable, Equatable {
+    /// A qualified-name-safe rule id, e.g. `url-scheme`.
+    public var rule: String
+    public var path: FieldPath
+
+    public init(rule: String, path: FieldPath) {
+        self.rule = rule
+        self.path = path
+    }
+}
+
+/// Defaults objects of the kinds it handles by editing them through an `ObjectEditor`,
+/// which records the minimal patch. Must be idempotent.
+public protocol Defaulter: Sendable {
+    func handles(_ request: AdmissionRequest) -> Bool
+    func applyDefaults(_ editor: inout ObjectEditor, request: AdmissionRequest) -> [AppliedDefault]
+}
+
+/// What one review decided, for logs and metrics.
+public struct ReviewOutcome: Sendable {
+    public var version: AdmissionVersion
+    public var request: AdmissionRequest
+    public var response: AdmissionResponse
+    public var endpoint: WebhookEndpoint
+    /// The serialized response AdmissionReview.
+    public var body: [UInt8]
+}
+
+/// The review endpoint: body → decision → response body. No sockets, no C; the HTTP layer
+/// and the `review` command both call this, so they answer identically.
+public struct AdmissionWebhook: Sendable {
+    public var validator: any Validator
+    public var defaulter: any Defaulter
+
+    public init(validator: any Validator, defaulter: any Defaulter) {
+        self.validator = validator
+        self.defaulter = defaulter
+    }
+
+    public func review(_ endpoint: WebhookEndpoint, body: some Collection<UInt8>) throws(AdmissionDecodeError) -> ReviewOutcome {
+        let (version, request) = try AdmissionReviewDecoder.decode(body)
+        let response = decide(endpoint, request)
+        return ReviewOutcome(
+            version: version, request: request, response: response, endpoint: endpoint,
+            body: JSONWriter().bytes(response.review(version: version)))
+    }
+
+    public func decide(_ endpoint: WebhookEndpoint, _ request: AdmissionRequest) -> AdmissionResponse {
+        // Deletes, connects and subresource writes (status) carry nothing our rules judge.
+        let judged =
+            (request.operation == .create || request.operation == .update) && request.subResource.isEmpty
+        switch endpoint {
+        case .validate:
+            guard judged, validator.handles(request) else { return .allowed(uid: request.uid) }
+            let result = validator.validate(request)
+            var response: AdmissionResponse = result.isValid ? .allowed(uid: request.uid) : .denied(request, errors: result.errors)
+            response.warnings = WarningList.render(result.warnings)
+            return response
+        case .mutate:
+            guard judged, defaulter.handles(request), let object = request.object, object.objectValue != nil else {
+                return .allowed(uid: request.uid)
+            }
+            var editor = ObjectEditor(object)
+            let applied = defaulter.applyDefaults(&editor, request: request)
+            var response = AdmissionResponse.allowed(uid: request.uid)
+            response.patch = editor.operations
+            if !editor.operations.isEmpty { response.auditAnnotations = AuditAnnotations.render(applied) }
+            return response
+        }
+    }
+}
+
+enum AuditAnnotations {
+    /// One annotation per rule: key = rule id, value = the fields it changed.
+    static func render(_ applied: [AppliedDefault]) -> [(key: String, value: String)] {
+        var order: [String] = []
+        var paths: [String: [String]] = [:]
+        for a in applied {
+            if paths[a.rule] == nil { order.append(a.rule) }
+            paths[a.rule, default: []].append(a.path.description)
+        }
+        return order.map { (key: $0, value: paths[$0]!.joined(separator: ",")) }
+    }
+}
+
+enum WarningList {
+    /// The apiserver drops warnings past 4096 runes in total and truncates each at 256;
+    /// we dedupe, and stop adding before the total would be cut.
+    static let totalRuneBudget = 4096
+
+    static func render(_ warnings: [FieldWarning]) -> [String] {
+        var seen = Set<String>()
+        var out: [String] = []
+        var total = 0
+        for w in warnings {
+            let text = w.description
+            guard seen.insert(text).inserted else { continue }
+            let runes = text.unicodeScalars.count
+            if total + runes > totalRuneBudget {
+                out.append("\(warnings.count - out.count) more warnings not shown")
+                break
+            }
+            total += runes
+            out.append(text)
+        }
+        return out
+    }
+}

@@ -1,0 +1,71 @@
+import AdmissionKit
+
+/// The `--policy` file: how strict the webhook is where reasonable teams differ.
+/// Every key is optional; defaults are the documented ones.
+public struct PolicySettings: Sendable, Equatable {
+    public enum SelectorMode: String, Sendable, CaseIterable { case convert, warn, deny }
+    public enum InsecureHTTPMode: String, Sendable, CaseIterable { case allow, warn, deny }
+    public enum CredentialMode: String, Sendable, CaseIterable { case base64, keep }
+
+    public var rootNamespace = "istio-system"
+    public var selector = SelectorMode.convert
+    public var insecureHTTP = InsecureHTTPMode.warn
+    public var requireDigest = false
+    public var allowedRegistries: [String] = []
+    public var credentials = CredentialMode.base64
+    public var phaseDefaults: [String: String] = ["basic_auth": "AUTHN"]
+
+    public init() {}
+
+    /// Reads settings from a decoded YAML/JSON document. Throws naming the offending key.
+    public init(json: JSON) throws(PolicyError) {
+        if json.isNull { return }
+        guard case .object(let object) = json else {
+            throw PolicyError("the policy must be a mapping of keys, not a \(json.typeName)")
+        }
+        for (key, value) in object.members {
+            switch key {
+            case "rootNamespace":
+                guard let s = value.stringValue, !s.isEmpty else { throw PolicyError(key: key, "must be a non-empty string") }
+                rootNamespace = s
+            case "selector": selector = try Self.enumValue(key, value)
+            case "insecureHTTP": insecureHTTP = try Self.enumValue(key, value)
+            case "credentials": credentials = try Self.enumValue(key, value)
+            case "requireDigest":
+                guard let b = value.boolValue else { throw PolicyError(key: key, "must be true or false") }
+                requireDigest = b
+            case "allowedRegistries":
+                guard let list = value.arrayValue else { throw PolicyError(key: key, "must be a list of url prefixes") }
+                allowedRegistries = try list.enumerated().map { (i, item) throws(PolicyError) in
+                    guard let s = item.stringValue, !s.isEmpty else { throw PolicyError(key: "\(key)[\(i)]", "must be a non-empty string") }
+                    return s
+                }
+            case "phaseDefaults":
+                guard let map = value.objectValue else { throw PolicyError(key: key, "must be a mapping of module name to phase") }
+                var defaults: [String: String] = [:]
+                for (module, phase) in map.members {
+                    guard let p = phase.stringValue, WasmPluginEnums.phase.contains(p) else {
+                        throw PolicyError(key: "\(key).\(module)", "must be one of \(WasmPluginEnums.phase.joined(separator: ", "))")
+                    }
+                    defaults[module] = p
+                }
+                phaseDefaults = defaults
+            default:
+                throw PolicyError(key: key, "unknown key; known keys are rootNamespace, selector, insecureHTTP, requireDigest, allowedRegistries, credentials, phaseDefaults")
+            }
+        }
+    }
+
+    private static func enumValue<E: RawRepresentable & CaseIterable>(_ key: String, _ value: JSON) throws(PolicyError) -> E where E.RawValue == String {
+        guard let s = value.stringValue, let e = E(rawValue: s) else {
+            throw PolicyError(key: key, "must be one of \(E.allCases.map(\.rawValue).joined(separator: ", "))")
+        }
+        return e
+    }
+}
+
+public struct PolicyError: Error, CustomStringConvertible, Sendable {
+    public var description: String
+    public init(_ description: String) { self.description = description }
+    public init(key: String, _ problem: String) { self.description = "policy key \(key): \(problem)" }
+}

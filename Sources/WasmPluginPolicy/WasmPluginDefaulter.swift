@@ -1,0 +1,128 @@
+import AdmissionKit
+
+/// The mutating rules: fix what can be fixed without changing what the user meant. Each
+/// rule is idempotent (its own output triggers nothing) and edits only well-typed fields,
+/// leaving anything malformed for the validator to explain.
+public struct WasmPluginDefaulter: Defaulter {
+    public var settings: PolicySettings
+
+    public init(settings: PolicySettings = PolicySettings()) { self.settings = settings }
+
+    public func handles(_ request: AdmissionRequest) -> Bool {
+        WasmPluginKind.matches((request.kind.group, request.kind.kind))
+    }
+
+    public func applyDefaults(_ editor: inout ObjectEditor, request: AdmissionRequest) -> [AppliedDefault] {
+        applyDefaults(&editor)
+    }
+
+    public func applyDefaults(_ editor: inout ObjectEditor) -> [AppliedDefault] {
+        guard editor.object["spec"]?.objectValue != nil else { return [] }
+        var applied: [AppliedDefault] = []
+        convertTargeting(&editor, &applied)
+        defaultGroups(&editor, &applied)
+        normalizeURL(&editor, &applied)
+        defaultPhase(&editor, &applied)
+        defaultPullPolicy(&editor, &applied)
+        normalizeCredentials(&editor, &applied)
+        return applied
+    }
+
+    private let spec$ = FieldPath("spec")
+
+    private func spec(_ editor: ObjectEditor) -> JSONObject {
+        editor.object["spec"]?.objectValue ?? JSONObject()
+    }
+
+    /// Deprecated `targetRef` → `targetRefs: [it]`; a selector naming one Gateway API
+    /// gateway → a Gateway targetRef. Only when nothing else targets.
+    private func convertTargeting(_ editor: inout ObjectEditor, _ applied: inout [AppliedDefault]) {
+        let spec = spec(editor)
+        let hasSelector = spec["selector"].map { !$0.isNull } ?? false
+        let hasTargetRefs = spec["targetRefs"].map { !$0.isNull } ?? false
+        if let ref = spec["targetRef"]?.objectValue, !hasSelector, !hasTargetRefs {
+            editor.set(spec$.child("targetRefs"), .array([.object(ref)]))
+            editor.remove(spec$.child("targetRef"))
+            applied.append(AppliedDefault(rule: "targetref-to-targetrefs", path: spec$.child("targetRefs")))
+            return
+        }
+        guard settings.selector == .convert, hasSelector, !hasTargetRefs, spec["targetRef"] == nil,
+            let labels = spec["selector"]?["matchLabels"]?.objectValue, labels.count == 1,
+            let label = labels.members.first, TargetingRules.gatewayNameLabels.contains(label.key),
+            let gateway = label.value.stringValue, !gateway.isEmpty, !gateway.contains("*"),
+            spec["selector"]?.objectValue?.count == 1
+        else { return }
+        let ref: JSON = ["group": .string(TargetingRules.gatewayGroup), "kind": "Gateway", "name": .string(gateway)]
+        editor.set(spec$.child("targetRefs"), [ref])
+        editor.remove(spec$.child("selector"))
+        applied.append(AppliedDefault(rule: "selector-to-targetrefs", path: spec$.child("targetRefs")))
+    }
+
+    /// Gateway/GatewayClass/ServiceEntry refs without a group get theirs.
+    private func defaultGroups(_ editor: inout ObjectEditor, _ applied: inout [AppliedDefault]) {
+        guard let refs = spec(editor)["targetRefs"]?.arrayValue else { return }
+        for (i, item) in refs.enumerated() {
+            guard let ref = item.objectValue, let kind = ref["kind"]?.stringValue,
+                let group = TargetingRules.groupForKind[kind], !group.isEmpty
+            else { continue }
+            let current = ref["group"]
+            guard current == nil || current == .string("") || current == .null else { continue }
+            let path = spec$.child("targetRefs").index(i).child("group")
+            editor.set(path, .string(group))
+            applied.append(AppliedDefault(rule: "targetref-group", path: path))
+        }
+    }
+
+    /// Scheme-less registry references get `oci://`; an upper-case scheme is lowercased.
+    private func normalizeURL(_ editor: inout ObjectEditor, _ applied: inout [AppliedDefault]) {
+        guard let raw = spec(editor)["url"]?.stringValue, let fixed = ModuleURL(raw).normalized else { return }
+        editor.set(spec$.child("url"), .string(fixed))
+        applied.append(AppliedDefault(rule: "url-scheme", path: spec$.child("url")))
+    }
+
+    private func defaultPhase(_ editor: inout ObjectEditor, _ applied: inout [AppliedDefault]) {
+        let spec = spec(editor)
+        guard spec["phase"] == nil || spec["phase"] == .null, let raw = spec["url"]?.stringValue,
+            let phase = settings.phaseDefaults[ModuleURL(raw).moduleName]
+        else { return }
+        editor.set(spec$.child("phase"), .string(phase))
+        applied.append(AppliedDefault(rule: "phase", path: spec$.child("phase")))
+    }
+
+    /// Istio re-pulls only an explicit `:latest`; an untagged image is just as mutable.
+    private func defaultPullPolicy(_ editor: inout ObjectEditor, _ applied: inout [AppliedDefault]) {
+        let spec = spec(editor)
+        guard spec["imagePullPolicy"] == nil || spec["imagePullPolicy"] == .null, let raw = spec["url"]?.stringValue,
+            let parts = ModuleURL(raw).ociParts, parts.tag == nil, parts.digest == nil, !parts.repository.isEmpty
+        else { return }
+        editor.set(spec$.child("imagePullPolicy"), "Always")
+        applied.append(AppliedDefault(rule: "image-pull-policy", path: spec$.child("imagePullPolicy")))
+    }
+
+    /// Plain `user:pass` → base64 (policy `credentials: base64`); non-canonical base64 →
+    /// canonical. The plugin treats both forms identically, so meaning is unchanged.
+    private func normalizeCredentials(_ editor: inout ObjectEditor, _ applied: inout [AppliedDefault]) {
+        let spec = spec(editor)
+        let url = spec["url"]?.stringValue.map(ModuleURL.init)
+        guard let config = spec["pluginConfig"]?.objectValue, BasicAuthRules.applies(url: url, pluginConfig: config),
+            let rules = config["basic_auth_rules"]?.arrayValue
+        else { return }
+        let rulesPath = spec$.child("pluginConfig").child("basic_auth_rules")
+        for (i, rule) in rules.enumerated() {
+            guard let credentials = rule["credentials"]?.arrayValue else { continue }
+            for (j, item) in credentials.enumerated() {
+                guard let credential = item.stringValue else { continue }
+                let path = rulesPath.index(i).child("credentials").index(j)
+                switch BasicAuthCredential.classify(credential) {
+                case .plain(let encoded) where settings.credentials == .base64:
+                    editor.set(path, .string(encoded))
+                    applied.append(AppliedDefault(rule: "credential-base64", path: path))
+                case .nonCanonical(let canonical):
+                    editor.set(path, .string(canonical))
+                    applied.append(AppliedDefault(rule: "credential-padding", path: path))
+                default: break
+                }
+            }
+        }
+    }
+}

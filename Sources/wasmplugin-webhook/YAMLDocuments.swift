@@ -1,0 +1,97 @@
+import AdmissionKit
+import Yams
+
+/// One document of a manifest file, as JSON plus the source line of every field, so that
+/// `check` can point at the line of the offending field.
+struct YAMLDocument {
+    var value: JSON
+    /// Line of the document's first node.
+    var line: Int
+    var lines: [FieldPath: Int]
+
+    /// The line of `path`, or of its nearest ancestor that has one.
+    func line(of path: FieldPath) -> Int {
+        var p = path
+        while true {
+            if let l = lines[p] { return l }
+            if p.steps.isEmpty { return line }
+            p = p.parent
+        }
+    }
+}
+
+struct YAMLConversionError: Error, CustomStringConvertible {
+    var description: String
+}
+
+enum YAMLDocuments {
+    /// Parses every document of a multi-document YAML (JSON is YAML too).
+    static func parse(_ text: String) throws -> [YAMLDocument] {
+        var documents: [YAMLDocument] = []
+        var sequence = try Yams.compose_all(yaml: text)
+        while let node = sequence.next() {
+            var lines: [FieldPath: Int] = [:]
+            let value = try convert(node, path: FieldPath(), lines: &lines, depth: 0)
+            documents.append(YAMLDocument(value: value, line: node.mark?.line ?? 1, lines: lines))
+        }
+        if let error = sequence.error { throw error }
+        return documents
+    }
+
+    private static func convert(_ node: Node, path: FieldPath, lines: inout [FieldPath: Int], depth: Int) throws -> JSON {
+        guard depth < JSONParser.defaultMaxDepth else {
+            throw YAMLConversionError(description: "nesting deeper than \(JSONParser.defaultMaxDepth) levels")
+        }
+        if let mark = node.mark { lines[path] = mark.line }
+        switch node {
+        case .scalar(let scalar):
+            return scalarValue(scalar)
+        case .sequence(let sequence):
+            return .array(try sequence.enumerated().map { try convert($1, path: path.index($0), lines: &lines, depth: depth + 1) })
+        case .mapping(let mapping):
+            var object = JSONObject()
+            for (keyNode, valueNode) in mapping {
+                guard let key = keyNode.string else {
+                    throw YAMLConversionError(description: "line \(keyNode.mark?.line ?? 0): mapping keys must be strings")
+                }
+                object.members.append((key, try convert(valueNode, path: path.child(key), lines: &lines, depth: depth + 1)))
+            }
+            return .object(object)
+        case .alias:
+            throw YAMLConversionError(description: "YAML aliases are not supported in manifests")
+        }
+    }
+
+    private static func scalarValue(_ scalar: Node.Scalar) -> JSON {
+        let node = Node.scalar(scalar)
+        switch Tag.Name(rawValue: node.tag.description) {
+        case .null: return .null
+        case .bool: return node.bool.map(JSON.bool) ?? .string(scalar.string)
+        case .int:
+            if let i = node.int { return .number(String(i)) }
+            return .string(scalar.string)
+        case .float:
+            if let d = node.float, d.isFinite {
+                return d == d.rounded() && abs(d) < 1e15 ? .number(String(Int(d))) : .number(String(d))
+            }
+            return .string(scalar.string)
+        default: return .string(scalar.string)
+        }
+    }
+
+    /// YAML text for one JSON value, keys in their original order.
+    static func emit(_ value: JSON) throws -> String {
+        try Yams.serialize(node: node(value), sortKeys: false)
+    }
+
+    private static func node(_ value: JSON) -> Node {
+        switch value {
+        case .null: return Node("null", Tag(.null))
+        case .bool(let b): return Node(b ? "true" : "false", Tag(.bool))
+        case .number(let n): return Node(n, Tag(.int))
+        case .string(let s): return Node(s, Tag(.str))
+        case .array(let a): return .sequence(Node.Sequence(a.map(node)))
+        case .object(let o): return .mapping(Node.Mapping(o.members.map { (Node($0.key, Tag(.str)), node($0.value)) }))
+        }
+    }
+}
