@@ -26,6 +26,8 @@ let package = Package(
             name: "CTLS",
             linkerSettings: [.linkedLibrary("ssl"), .linkedLibrary("crypto")]
         ),
+        // Linux headers Swift's Glibc module leaves out (epoll, eventfd, accept4).
+        .target(name: "CSystem"),
         .systemLibrary(
             name: "CNGHTTP2",
             pkgConfig: "libnghttp2",
@@ -34,7 +36,7 @@ let package = Package(
         // HTTPS server: epoll, sockets, TLS, HTTP/1.1, HTTP/2. Knows nothing of Kubernetes.
         .target(
             name: "HTTPServer",
-            dependencies: ["CTLS", "CNGHTTP2"],
+            dependencies: ["CTLS", "CNGHTTP2", "CSystem"],
             swiftSettings: strictSettings
         ),
         // AdmissionReview model, JSON, JSON Pointer/Patch, field errors. No sockets, no C.

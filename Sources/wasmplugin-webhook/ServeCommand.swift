@@ -1,6 +1,153 @@
+import AdmissionKit
 import ArgumentParser
+import HTTPServer
+import Logging
+import WasmPluginPolicy
+
+#if canImport(Glibc)
+import Glibc
+#endif
 
 struct ServeCommand: ParsableCommand {
-    static let configuration = CommandConfiguration(commandName: "serve", abstract: "Run the HTTPS webhook server.")
-    func run() throws {}
+    static let configuration = CommandConfiguration(
+        commandName: "serve",
+        abstract: "Run the HTTPS webhook server (POST /validate, POST /mutate, GET /healthz, /readyz, /metrics).",
+        discussion: "Without --tls-cert/--tls-key a development CA and a certificate for localhost/127.0.0.1 are generated at start; the CA's path is logged."
+    )
+
+    @Option(help: "Address to listen on (HOST:PORT).")
+    var listen = "127.0.0.1:8443"
+
+    @Option(help: "Serving certificate (PEM, chain allowed). Reloaded when the file changes.")
+    var tlsCert: String?
+
+    @Option(help: "Private key of the serving certificate (PEM). Reloaded when the file changes.")
+    var tlsKey: String?
+
+    @Option(help: "Require client certificates signed by this CA (PEM): mTLS from kube-apiserver.")
+    var clientCA: String?
+
+    @Option(help: "Policy file (YAML).")
+    var policy: String?
+
+    @Option(help: "Event loop threads (default: number of cores).")
+    var threads: Int?
+
+    @Option(help: "Largest accepted request body in bytes.")
+    var maxBodyBytes = 8 * 1024 * 1024
+
+    @Option(help: "Seconds to wait for in-flight requests on SIGTERM/SIGINT.")
+    var gracePeriod = 25
+
+    func validate() throws {
+        if (tlsCert == nil) != (tlsKey == nil) { throw ValidationError("--tls-cert and --tls-key go together") }
+        if ListenAddress(listen) == nil { throw ValidationError("--listen must be HOST:PORT, not \(listen)") }
+        if let threads, threads < 1 || threads > 256 { throw ValidationError("--threads must be from 1 to 256") }
+        if maxBodyBytes < 1024 { throw ValidationError("--max-body-bytes must be at least 1024") }
+        if gracePeriod < 0 { throw ValidationError("--grace-period must not be negative") }
+    }
+
+    func run() throws {
+        LoggingSystem.bootstrap { JSONLogHandler(label: $0) }
+        let logger = Logger(label: "wasmplugin-webhook")
+        let settings: PolicySettings
+        do {
+            settings = try PolicyLoader.load(policy)
+        } catch {
+            throw failUsage("serve: \(error)")
+        }
+        // Writes to a peer that vanished must fail with EPIPE, not kill the process.
+        signal(SIGPIPE, SIG_IGN)
+        // SIGTERM/SIGINT are taken by sigwait below; block them before any thread starts.
+        var signals = sigset_t()
+        sigemptyset(&signals)
+        sigaddset(&signals, SIGTERM)
+        sigaddset(&signals, SIGINT)
+        pthread_sigmask(SIG_BLOCK, &signals, nil)
+
+        let log: @Sendable (LogLevel, String) -> Void = { level, message in logger.serverLog(level, message) }
+        let source: CertificateSource
+        if let tlsCert, let tlsKey {
+            source = .files(certificate: tlsCert, key: tlsKey)
+        } else {
+            let dev = try DevelopmentCertificate.generate()
+            let caPath = try DevelopmentFiles.writeCA(dev.caPEM)
+            logger.warning("no --tls-cert/--tls-key: serving a generated development certificate for localhost, 127.0.0.1 and ::1", metadata: ["caFile": "\(caPath)"])
+            source = .memory(certificate: dev.certificatePEM, key: dev.keyPEM)
+        }
+        let certificates: CertificateReloader
+        do {
+            certificates = try CertificateReloader(source: source, clientCAPath: clientCA, log: log)
+        } catch {
+            throw failUsage("serve: cannot load the TLS certificate: \(error)")
+        }
+        let metrics = WebhookMetrics()
+        metrics.certificateExpires(at: certificates.current.notAfter)
+
+        var config = ServerConfiguration(listen: ListenAddress(listen)!, threads: threads ?? Int(sysconf(Int32(_SC_NPROCESSORS_ONLN))))
+        config.maxBodyBytes = maxBodyBytes
+        config.gracePeriodSeconds = gracePeriod
+        let readiness = ReadinessFlag()
+        let routes = WebhookRoutes(webhook: WebhookFactory.make(settings), metrics: metrics, isReady: { readiness.isReady })
+        let server = Server(config: config, certificates: certificates, observer: metrics, log: { level, message in
+            log(level, message)
+            if message.hasPrefix("reloaded TLS certificate") { metrics.certificateExpires(at: certificates.current.notAfter) }
+        }, handler: routes.handle)
+        let port: UInt16
+        do {
+            port = try server.start()
+        } catch {
+            throw failUsage("serve: cannot listen on \(listen): \(error)")
+        }
+        readiness.server = server
+        var address = config.listen
+        address.port = port
+        logger.info("serving", metadata: ["address": "\(address)", "threads": "\(config.threads)", "maxBodyBytes": "\(maxBodyBytes)", "mTLS": "\(clientCA != nil)"])
+
+        var received: Int32 = 0
+        sigwait(&signals, &received)
+        logger.info("draining", metadata: ["signal": "\(received == SIGTERM ? "SIGTERM" : "SIGINT")", "gracePeriodSeconds": "\(gracePeriod)"])
+        server.shutdown()
+        server.wait()
+        logger.info("stopped")
+    }
+}
+
+/// Readiness reads the server once it exists; before that it is not ready.
+final class ReadinessFlag: @unchecked Sendable {
+    private let lock = NSLockLike()
+    private var _server: Server?
+    var server: Server? {
+        get { lock.withLock { _server } }
+        set { lock.withLock { _server = newValue } }
+    }
+    var isReady: Bool { server?.isReady ?? false }
+}
+
+/// A pthread mutex, enough for a flag read per probe.
+final class NSLockLike: @unchecked Sendable {
+    private var mutex = pthread_mutex_t()
+    init() { pthread_mutex_init(&mutex, nil) }
+    deinit { pthread_mutex_destroy(&mutex) }
+    func withLock<T>(_ body: () -> T) -> T {
+        pthread_mutex_lock(&mutex)
+        defer { pthread_mutex_unlock(&mutex) }
+        return body()
+    }
+}
+
+enum DevelopmentFiles {
+    /// Writes the development CA to a fresh private directory and returns its path.
+    static func writeCA(_ pem: [UInt8]) throws -> String {
+        var template = Array("/tmp/wasmplugin-webhook-dev-XXXXXX".utf8CString)
+        guard let dir = template.withUnsafeMutableBufferPointer({ mkdtemp($0.baseAddress!) }) else {
+            throw UsageFailure("cannot create a directory for the development CA: \(String(cString: strerror(errno)))")
+        }
+        let path = String(cString: dir) + "/ca.pem"
+        let fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644)
+        guard fd >= 0 else { throw UsageFailure("cannot write \(path): \(String(cString: strerror(errno)))") }
+        FileHandleOutput.write(fd, pem)
+        close(fd)
+        return path
+    }
 }

@@ -1,0 +1,94 @@
+/// Request headers with lower-cased names (HTTP/2 requires it; HTTP/1 names are
+/// case-insensitive), in arrival order.
+public struct HTTPHeaders: Sendable, Sequence {
+    public private(set) var entries: [(name: String, value: String)] = []
+
+    public init(_ entries: [(name: String, value: String)] = []) {
+        self.entries = entries.map { ($0.name.lowercased(), $0.value) }
+    }
+
+    public mutating func add(_ name: String, _ value: String) {
+        entries.append((name.lowercased(), value))
+    }
+
+    /// The first value of a header.
+    public subscript(name: String) -> String? {
+        entries.first { $0.name == name }?.value
+    }
+
+    public func values(_ name: String) -> [String] {
+        entries.filter { $0.name == name }.map(\.value)
+    }
+
+    public func makeIterator() -> IndexingIterator<[(name: String, value: String)]> {
+        entries.makeIterator()
+    }
+}
+
+public struct HTTPRequest: Sendable {
+    public var method: String
+    /// The request target as sent, e.g. `/validate?timeout=10s`.
+    public var target: String
+    public var headers: HTTPHeaders
+    public var body: [UInt8]
+    public var version: HTTPVersion
+
+    public init(method: String, target: String, headers: HTTPHeaders, body: [UInt8], version: HTTPVersion) {
+        self.method = method
+        self.target = target
+        self.headers = headers
+        self.body = body
+        self.version = version
+    }
+
+    /// The path without the query string (`?timeout=10s` from the apiserver is ignored).
+    public var path: Substring {
+        target.prefix { $0 != "?" }
+    }
+}
+
+public struct HTTPResponse: Sendable {
+    public var status: Int
+    public var headers: [(name: String, value: String)]
+    public var body: [UInt8]
+
+    public init(status: Int, headers: [(name: String, value: String)] = [], body: [UInt8] = []) {
+        self.status = status
+        self.headers = headers
+        self.body = body
+    }
+
+    /// A short plain-text answer, as for protocol errors.
+    public static func text(_ status: Int, _ message: String) -> HTTPResponse {
+        HTTPResponse(status: status, headers: [("content-type", "text/plain; charset=utf-8")], body: Array((message + "\n").utf8))
+    }
+}
+
+/// The one seam between the server and the application: a request in, a response out,
+/// run on the loop thread (the admission work takes microseconds).
+public typealias HTTPHandler = @Sendable (HTTPRequest) -> HTTPResponse
+
+enum HTTPStatus {
+    static func reason(_ status: Int) -> String {
+        switch status {
+        case 100: "Continue"
+        case 200: "OK"
+        case 204: "No Content"
+        case 400: "Bad Request"
+        case 404: "Not Found"
+        case 405: "Method Not Allowed"
+        case 408: "Request Timeout"
+        case 411: "Length Required"
+        case 413: "Content Too Large"
+        case 415: "Unsupported Media Type"
+        case 417: "Expectation Failed"
+        case 422: "Unprocessable Content"
+        case 431: "Request Header Fields Too Large"
+        case 500: "Internal Server Error"
+        case 501: "Not Implemented"
+        case 503: "Service Unavailable"
+        case 505: "HTTP Version Not Supported"
+        default: "Status \(status)"
+        }
+    }
+}

@@ -1,0 +1,213 @@
+/// A parsed HTTP/1.x request head.
+struct HTTP1Head: Sendable, Equatable {
+    var method: String
+    var target: String
+    /// 0 for HTTP/1.0, 1 for HTTP/1.1.
+    var minorVersion: Int
+    var headers: [(name: String, value: String)]
+
+    static func == (l: HTTP1Head, r: HTTP1Head) -> Bool {
+        l.method == r.method && l.target == r.target && l.minorVersion == r.minorVersion
+            && l.headers.elementsEqual(r.headers, by: { $0.name == $1.name && $0.value == $1.value })
+    }
+}
+
+/// A protocol error with the status the client gets.
+struct HTTP1Error: Error, Equatable, Sendable {
+    var status: Int
+    var message: String
+}
+
+/// One function over a buffer, as picohttpparser: complete (with bytes consumed),
+/// incomplete, or invalid. Tested on every prefix of a request.
+enum HTTP1Parser {
+    enum Result: Equatable {
+        case complete(HTTP1Head, consumed: Int)
+        case incomplete
+        case invalid(HTTP1Error)
+    }
+
+    static func parseHead(_ buffer: UnsafeBufferPointer<UInt8>, maxHeadBytes: Int) -> Result {
+        guard let end = findHeadEnd(buffer, limit: maxHeadBytes + 4) else {
+            if buffer.count > maxHeadBytes {
+                return .invalid(HTTP1Error(status: 431, message: "request line and headers exceed \(maxHeadBytes) bytes"))
+            }
+            // A request must start with a method; reject binary garbage (e.g. a TLS
+            // ClientHello sent in clear, or a PRI preface) without waiting for more.
+            if let first = buffer.first, !isTokenChar(first) {
+                return .invalid(HTTP1Error(status: 400, message: "malformed request line"))
+            }
+            return .incomplete
+        }
+        if end.headEnd > maxHeadBytes {
+            return .invalid(HTTP1Error(status: 431, message: "request line and headers exceed \(maxHeadBytes) bytes"))
+        }
+        var lines = splitLines(UnsafeBufferPointer(rebasing: buffer[0..<end.headEnd]))
+        // RFC 9112 §2.2: ignore at least one empty line before the request line.
+        while let first = lines.first, first.isEmpty { lines.removeFirst() }
+        guard let requestLine = lines.first else { return .invalid(HTTP1Error(status: 400, message: "missing request line")) }
+        switch parseRequestLine(requestLine) {
+        case .failure(let error): return .invalid(error)
+        case .success(let (method, target, minor)):
+            var headers: [(name: String, value: String)] = []
+            for line in lines.dropFirst() {
+                switch parseHeaderLine(line) {
+                case .failure(let error): return .invalid(error)
+                case .success(let header): headers.append(header)
+                }
+            }
+            return .complete(HTTP1Head(method: method, target: target, minorVersion: minor, headers: headers), consumed: end.consumed)
+        }
+    }
+
+    /// Finds the empty line ending the head (CRLF CRLF, or LF LF as lenient parsers allow).
+    private static func findHeadEnd(_ buffer: UnsafeBufferPointer<UInt8>, limit: Int) -> (headEnd: Int, consumed: Int)? {
+        let n = min(buffer.count, limit)
+        var i = 0
+        while i < n {
+            if buffer[i] == 0x0A {
+                if i + 1 < buffer.count, buffer[i + 1] == 0x0A { return (i + 1, i + 2) }
+                if i + 2 < buffer.count, buffer[i + 1] == 0x0D, buffer[i + 2] == 0x0A { return (i + 1, i + 3) }
+            }
+            i += 1
+        }
+        return nil
+    }
+
+    private static func splitLines(_ head: UnsafeBufferPointer<UInt8>) -> [ArraySlice<UInt8>] {
+        var lines: [ArraySlice<UInt8>] = []
+        let bytes = Array(head)
+        var start = 0
+        for (i, b) in bytes.enumerated() where b == 0x0A {
+            var end = i
+            if end > start, bytes[end - 1] == 0x0D { end -= 1 }
+            lines.append(bytes[start..<end])
+            start = i + 1
+        }
+        return lines
+    }
+
+    private static func parseRequestLine(_ line: ArraySlice<UInt8>) -> Swift.Result<(String, String, Int), HTTP1Error> {
+        let parts = line.split(separator: 0x20, omittingEmptySubsequences: false)
+        guard parts.count == 3, !parts[0].isEmpty, !parts[1].isEmpty else {
+            return .failure(HTTP1Error(status: 400, message: "malformed request line"))
+        }
+        guard parts[0].allSatisfy(isTokenChar) else { return .failure(HTTP1Error(status: 400, message: "invalid method")) }
+        guard parts[1].allSatisfy({ $0 > 0x20 && $0 != 0x7F }) else {
+            return .failure(HTTP1Error(status: 400, message: "invalid request target"))
+        }
+        let version = Array(parts[2])
+        let prefix = Array("HTTP/".utf8)
+        guard version.count == 8, Array(version[0..<5]) == prefix, isDigit(version[5]), version[6] == UInt8(ascii: "."), isDigit(version[7]) else {
+            return .failure(HTTP1Error(status: 400, message: "malformed HTTP version"))
+        }
+        guard version[5] == UInt8(ascii: "1") else {
+            return .failure(HTTP1Error(status: 505, message: "only HTTP/1.0 and HTTP/1.1 are supported on this connection"))
+        }
+        let method = String(decoding: parts[0], as: UTF8.self)
+        guard let target = String(validating: parts[1], as: UTF8.self) else {
+            return .failure(HTTP1Error(status: 400, message: "request target is not UTF-8"))
+        }
+        return .success((method, target, version[7] == UInt8(ascii: "0") ? 0 : 1))
+    }
+
+    private static func parseHeaderLine(_ line: ArraySlice<UInt8>) -> Swift.Result<(name: String, value: String), HTTP1Error> {
+        guard let first = line.first, first != 0x20, first != 0x09 else {
+            return .failure(HTTP1Error(status: 400, message: "obsolete header line folding is not accepted"))
+        }
+        guard let colon = line.firstIndex(of: UInt8(ascii: ":")), colon > line.startIndex else {
+            return .failure(HTTP1Error(status: 400, message: "malformed header line"))
+        }
+        let name = line[line.startIndex..<colon]
+        guard name.allSatisfy(isTokenChar) else { return .failure(HTTP1Error(status: 400, message: "invalid header name")) }
+        var value = line[(colon + 1)...]
+        while let f = value.first, f == 0x20 || f == 0x09 { value = value.dropFirst() }
+        while let l = value.last, l == 0x20 || l == 0x09 { value = value.dropLast() }
+        guard value.allSatisfy({ $0 == 0x09 || ($0 >= 0x20 && $0 != 0x7F) }) else {
+            return .failure(HTTP1Error(status: 400, message: "invalid character in a header value"))
+        }
+        return .success((String(decoding: name, as: UTF8.self).lowercased(), String(decoding: value, as: UTF8.self)))
+    }
+
+    static func isDigit(_ b: UInt8) -> Bool { b >= 0x30 && b <= 0x39 }
+
+    /// RFC 9110 tchar.
+    static func isTokenChar(_ b: UInt8) -> Bool {
+        switch b {
+        case 0x30...0x39, 0x41...0x5A, 0x61...0x7A: true
+        case UInt8(ascii: "!"), UInt8(ascii: "#"), UInt8(ascii: "$"), UInt8(ascii: "%"), UInt8(ascii: "&"), UInt8(ascii: "'"),
+            UInt8(ascii: "*"), UInt8(ascii: "+"), UInt8(ascii: "-"), UInt8(ascii: "."), UInt8(ascii: "^"), UInt8(ascii: "_"),
+            UInt8(ascii: "`"), UInt8(ascii: "|"), UInt8(ascii: "~"):
+            true
+        default: false
+        }
+    }
+}
+
+/// Incremental chunked transfer-coding decoder (RFC 9112 §7.1) with a size limit.
+struct ChunkedDecoder: Sendable {
+    enum State: Sendable { case size, data(remaining: Int), dataEnd, trailer, done }
+
+    private(set) var state = State.size
+    private var line: [UInt8] = []
+    var body: [UInt8] = []
+    let maxBody: Int
+    /// Chunk-size lines (with extensions) and trailer lines are small; cap them.
+    static let maxLineBytes = 4096
+
+    init(maxBody: Int) { self.maxBody = maxBody }
+
+    var isDone: Bool {
+        if case .done = state { return true }
+        return false
+    }
+
+    /// Consumes bytes; returns how many were used (stops at the end of the body).
+    mutating func feed(_ input: UnsafeBufferPointer<UInt8>) throws(HTTP1Error) -> Int {
+        var i = 0
+        while i < input.count {
+            switch state {
+            case .done:
+                return i
+            case .data(let remaining):
+                let n = min(remaining, input.count - i)
+                body.append(contentsOf: UnsafeBufferPointer(rebasing: input[i..<(i + n)]))
+                i += n
+                state = remaining - n == 0 ? .dataEnd : .data(remaining: remaining - n)
+            case .size, .dataEnd, .trailer:
+                let b = input[i]
+                i += 1
+                guard b == 0x0A else {
+                    line.append(b)
+                    if line.count > Self.maxLineBytes { throw HTTP1Error(status: 400, message: "chunk line too long") }
+                    continue
+                }
+                if line.last == 0x0D { line.removeLast() }
+                defer { line.removeAll(keepingCapacity: true) }
+                try endOfLine()
+            }
+        }
+        return i
+    }
+
+    private mutating func endOfLine() throws(HTTP1Error) {
+        switch state {
+        case .size:
+            let hex = line.prefix { $0 != UInt8(ascii: ";") }.filter { $0 != 0x20 && $0 != 0x09 }
+            guard !hex.isEmpty, hex.count <= 15, let size = Int(String(decoding: hex, as: UTF8.self), radix: 16) else {
+                throw HTTP1Error(status: 400, message: "invalid chunk size")
+            }
+            guard body.count + size <= maxBody else {
+                throw HTTP1Error(status: 413, message: "request body exceeds \(maxBody) bytes")
+            }
+            state = size == 0 ? .trailer : .data(remaining: size)
+        case .dataEnd:
+            guard line.isEmpty else { throw HTTP1Error(status: 400, message: "missing CRLF after chunk data") }
+            state = .size
+        case .trailer:
+            if line.isEmpty { state = .done }  // trailer fields are read and ignored
+        case .data, .done:
+            break
+        }
+    }
+}

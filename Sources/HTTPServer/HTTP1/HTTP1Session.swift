@@ -1,0 +1,180 @@
+/// The HTTP/1.1 side of a connection as a value-type state machine: bytes in, events out.
+/// No sockets, so it is tested byte by byte. Pipelined requests come out one at a time and
+/// the connection answers each before asking for the next, so answers stay in order.
+struct HTTP1Session: Sendable {
+    enum Event: Equatable {
+        case request(HTTP1Head, body: [UInt8], keepAlive: Bool)
+        /// Send `100 Continue` now: the client waits for it before sending the body.
+        case sendContinue
+        /// Answer with this status and close the connection.
+        case error(HTTP1Error)
+        case needMore
+    }
+
+    private enum State: Sendable {
+        case head
+        case body(HTTP1Head, length: Int)
+        case chunked(HTTP1Head, ChunkedDecoder)
+        case failed
+    }
+
+    let maxHeadBytes: Int
+    let maxBodyBytes: Int
+    private var input: [UInt8] = []
+    private var state = State.head
+    private var continuePending = false
+
+    init(maxHeadBytes: Int, maxBodyBytes: Int) {
+        self.maxHeadBytes = maxHeadBytes
+        self.maxBodyBytes = maxBodyBytes
+    }
+
+    /// Bytes received but not yet part of a complete request.
+    var bufferedBytes: Int { input.count }
+
+    /// True while a request has started arriving (for the header/body timeouts).
+    var isMidRequest: Bool {
+        switch state {
+        case .head: !input.isEmpty
+        case .body, .chunked: true
+        case .failed: false
+        }
+    }
+
+    /// True once the head is in and the body is still arriving.
+    var isReadingBody: Bool {
+        switch state {
+        case .body, .chunked: true
+        default: false
+        }
+    }
+
+    mutating func receive(_ bytes: UnsafeBufferPointer<UInt8>) {
+        input.append(contentsOf: bytes)
+    }
+
+    mutating func next() -> Event {
+        switch state {
+        case .failed:
+            return .needMore
+        case .head:
+            let result = input.withUnsafeBufferPointer { HTTP1Parser.parseHead($0, maxHeadBytes: maxHeadBytes) }
+            switch result {
+            case .incomplete: return .needMore
+            case .invalid(let error): return fail(error)
+            case .complete(let head, let consumed):
+                input.removeFirst(consumed)
+                return startBody(head)
+            }
+        case .body(let head, let length):
+            guard input.count >= length else { return continueIfPending() }
+            let body = Array(input[0..<length])
+            input.removeFirst(length)
+            state = .head
+            return .request(head, body: body, keepAlive: Self.keepAlive(head))
+        case .chunked(let head, var decoder):
+            do {
+                let used = try input.withUnsafeBufferPointer { buffer throws(HTTP1Error) in try decoder.feed(buffer) }
+                input.removeFirst(used)
+            } catch {
+                return fail(error)
+            }
+            guard decoder.isDone else {
+                state = .chunked(head, decoder)
+                return continueIfPending()
+            }
+            state = .head
+            return .request(head, body: decoder.body, keepAlive: Self.keepAlive(head))
+        }
+    }
+
+    private mutating func startBody(_ head: HTTP1Head) -> Event {
+        let transferEncoding = head.headers.filter { $0.name == "transfer-encoding" }.map(\.value)
+        let contentLengths = Set(head.headers.filter { $0.name == "content-length" }.map(\.value))
+        if !transferEncoding.isEmpty {
+            // Both framings at once is the request-smuggling shape: refuse it.
+            guard contentLengths.isEmpty else {
+                return fail(HTTP1Error(status: 400, message: "both Transfer-Encoding and Content-Length are set"))
+            }
+            guard transferEncoding.count == 1, transferEncoding[0].lowercased() == "chunked" else {
+                return fail(HTTP1Error(status: 501, message: "only the chunked transfer coding is supported"))
+            }
+            guard head.minorVersion == 1 else { return fail(HTTP1Error(status: 400, message: "chunked requires HTTP/1.1")) }
+            if let error = expectation(head) { return fail(error) }
+            state = .chunked(head, ChunkedDecoder(maxBody: maxBodyBytes))
+            return next()
+        }
+        guard contentLengths.count <= 1 else { return fail(HTTP1Error(status: 400, message: "conflicting Content-Length headers")) }
+        var length = 0
+        if let text = contentLengths.first {
+            guard !text.isEmpty, text.count <= 18, text.utf8.allSatisfy(HTTP1Parser.isDigit), let n = Int(text) else {
+                return fail(HTTP1Error(status: 400, message: "invalid Content-Length"))
+            }
+            length = n
+        }
+        // Refuse an oversized body before reading it (and before sending 100 Continue).
+        if length > maxBodyBytes {
+            return fail(HTTP1Error(status: 413, message: "request body of \(length) bytes exceeds the limit of \(maxBodyBytes) bytes"))
+        }
+        if let error = expectation(head) { return fail(error) }
+        state = .body(head, length: length)
+        return next()
+    }
+
+    /// `Expect: 100-continue` arms a 100 answer; any other expectation is refused (417).
+    private mutating func expectation(_ head: HTTP1Head) -> HTTP1Error? {
+        guard let expect = head.headers.first(where: { $0.name == "expect" })?.value else { return nil }
+        guard expect.lowercased() == "100-continue" else {
+            return HTTP1Error(status: 417, message: "unsupported expectation")
+        }
+        continuePending = head.minorVersion == 1
+        return nil
+    }
+
+    private mutating func continueIfPending() -> Event {
+        if continuePending {
+            continuePending = false
+            return .sendContinue
+        }
+        return .needMore
+    }
+
+    private mutating func fail(_ error: HTTP1Error) -> Event {
+        state = .failed
+        input.removeAll()
+        return .error(error)
+    }
+
+    static func keepAlive(_ head: HTTP1Head) -> Bool {
+        let tokens = head.headers.filter { $0.name == "connection" }
+            .flatMap { $0.value.lowercased().split(separator: ",").map { $0.trimmingCharacters(in: " \t") } }
+        if tokens.contains("close") { return false }
+        return head.minorVersion == 1 || tokens.contains("keep-alive")
+    }
+
+    /// Serializes a response head and body.
+    static func serialize(_ response: HTTPResponse, keepAlive: Bool, date: String, headOnly: Bool = false) -> [UInt8] {
+        var out: [UInt8] = []
+        out.reserveCapacity(160 + response.body.count)
+        out += "HTTP/1.1 \(response.status) \(HTTPStatus.reason(response.status))\r\n".utf8
+        for (name, value) in response.headers {
+            out += name.utf8
+            out += ": ".utf8
+            out += value.utf8
+            out += "\r\n".utf8
+        }
+        out += "content-length: \(response.body.count)\r\ndate: \(date)\r\n".utf8
+        if !keepAlive { out += "connection: close\r\n".utf8 }
+        out += "\r\n".utf8
+        if !headOnly { out += response.body }
+        return out
+    }
+
+    static let continueResponse = Array("HTTP/1.1 100 Continue\r\n\r\n".utf8)
+}
+
+extension Substring {
+    func trimmingCharacters(in set: String) -> String {
+        String(drop { set.contains($0) }.reversed().drop { set.contains($0) }.reversed())
+    }
+}

@@ -1,0 +1,134 @@
+import Synchronization
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// The HTTPS server: one epoll loop per thread, each with its own SO_REUSEPORT listener.
+/// Knows nothing of Kubernetes: it hands each request to one handler.
+public final class Server: Sendable {
+    public let config: ServerConfiguration
+    private let handler: HTTPHandler
+    private let observer: any ServerObserver
+    private let certificates: CertificateReloader
+    private let log: @Sendable (LogLevel, String) -> Void
+    private let state = Mutex(State())
+
+    private struct State {
+        var loops: [LoopThread] = []
+        var port: UInt16 = 0
+        var draining = false
+        var reloadThread: pthread_t?
+    }
+
+    public init(
+        config: ServerConfiguration, certificates: CertificateReloader, observer: any ServerObserver = NoObserver(),
+        log: @escaping @Sendable (LogLevel, String) -> Void, handler: @escaping HTTPHandler
+    ) {
+        self.config = config
+        self.certificates = certificates
+        self.observer = observer
+        self.log = log
+        self.handler = handler
+    }
+
+    /// Binds every loop's listener and starts the threads. Returns the bound port (useful
+    /// with port 0).
+    @discardableResult
+    public func start() throws -> UInt16 {
+        var address = config.listen
+        let first = try Socket.listen(address)
+        address.port = Socket.localPort(first)
+        var listeners = [first]
+        do {
+            for _ in 1..<config.threads { listeners.append(try Socket.listen(address)) }
+        } catch {
+            listeners.forEach { close($0) }
+            throw error
+        }
+        var threads: [LoopThread] = []
+        for listener in listeners {
+            let loop = try EventLoop(
+                config: config, listener: listener, handler: handler, observer: observer, certificates: certificates, log: log)
+            threads.append(LoopThread(loop))
+        }
+        threads.forEach { $0.start() }
+        let reloader = certificates
+        let reload = startThread {
+            // Poll rather than inotify: Secret volumes swap a symlink two levels up, and a
+            // 2 s poll of two small files costs nothing.
+            while true {
+                sleep(2)
+                reloader.checkForChanges()
+            }
+        }
+        state.withLock {
+            $0.loops = threads
+            $0.port = address.port
+            $0.reloadThread = reload
+        }
+        return address.port
+    }
+
+    /// Ready once listening with a certificate; not ready while draining.
+    public var isReady: Bool {
+        state.withLock { !$0.loops.isEmpty && !$0.draining }
+    }
+
+    public var port: UInt16 { state.withLock { $0.port } }
+
+    /// Starts the graceful drain; `wait()` returns when it is done.
+    public func shutdown() {
+        let loops = state.withLock { s -> [LoopThread] in
+            s.draining = true
+            return s.loops
+        }
+        loops.forEach { $0.loop.requestDrain() }
+    }
+
+    /// Blocks until every loop has drained.
+    public func wait() {
+        let loops = state.withLock { $0.loops }
+        for loop in loops { loop.join() }
+    }
+}
+
+/// A loop and the pthread that runs it.
+final class LoopThread: @unchecked Sendable {
+    let loop: EventLoop
+    private var thread: pthread_t?
+
+    init(_ loop: EventLoop) { self.loop = loop }
+
+    func start() {
+        let loop = self.loop
+        nonisolated(unsafe) let unsafeLoop = loop
+        thread = startThread { unsafeLoop.run() }
+    }
+
+    func join() {
+        if let thread { pthread_join(thread, nil) }
+    }
+}
+
+private final class ThreadBody {
+    let body: () -> Void
+    init(_ body: @escaping () -> Void) { self.body = body }
+}
+
+/// A plain pthread with an 8 MiB stack (room for the JSON parser's bounded recursion).
+@discardableResult
+func startThread(_ body: @escaping () -> Void) -> pthread_t? {
+    var attributes = pthread_attr_t()
+    pthread_attr_init(&attributes)
+    defer { pthread_attr_destroy(&attributes) }
+    pthread_attr_setstacksize(&attributes, 8 << 20)
+    var thread = pthread_t()
+    let box = Unmanaged.passRetained(ThreadBody(body)).toOpaque()
+    let rc = pthread_create(&thread, &attributes, { raw in
+        let box = Unmanaged<ThreadBody>.fromOpaque(raw!).takeRetainedValue()
+        box.body()
+        return nil
+    }, box)
+    return rc == 0 ? thread : nil
+}

@@ -1,0 +1,81 @@
+import AdmissionKit
+import HTTPServer
+import Logging
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// One JSON object per line on stderr, each written with a single write(2) so lines from
+/// several loop threads never interleave.
+enum LogSink {
+    static func write(_ fields: JSONObject) {
+        var line = JSONWriter().bytes(.object(fields))
+        line.append(UInt8(ascii: "\n"))
+        line.withUnsafeBytes { _ = Glibc.write(2, $0.baseAddress, $0.count) }
+    }
+
+    static func timestamp() -> String {
+        var ts = timespec()
+        clock_gettime(CLOCK_REALTIME, &ts)
+        var t = tm()
+        var seconds = ts.tv_sec
+        gmtime_r(&seconds, &t)
+        var buffer = [CChar](repeating: 0, count: 32)
+        let n = strftime(&buffer, buffer.count, "%Y-%m-%dT%H:%M:%S", &t)
+        let base = String(decoding: buffer[0..<n].map { UInt8(bitPattern: $0) }, as: UTF8.self)
+        let millis = String(ts.tv_nsec / 1_000_000)
+        return base + "." + String(repeating: "0", count: 3 - millis.count) + millis + "Z"
+    }
+}
+
+/// swift-log handler writing JSON lines through `LogSink`.
+struct JSONLogHandler: LogHandler {
+    var metadata: Logger.Metadata = [:]
+    var logLevel: Logger.Level = .info
+    let label: String
+
+    init(label: String) { self.label = label }
+
+    subscript(metadataKey key: String) -> Logger.Metadata.Value? {
+        get { metadata[key] }
+        set { metadata[key] = newValue }
+    }
+
+    func log(event: LogEvent) {
+        var fields = JSONObject([("time", .string(LogSink.timestamp())), ("level", .string(event.level.rawValue)), ("msg", .string("\(event.message)"))])
+        for (key, value) in metadata.merging(event.metadata ?? [:], uniquingKeysWith: { $1 }).sorted(by: { $0.key < $1.key }) {
+            fields[key] = .string("\(value)")
+        }
+        LogSink.write(fields)
+    }
+}
+
+extension Logger {
+    /// Adapter for the server layer's log callback.
+    func serverLog(_ level: LogLevel, _ message: String) {
+        switch level {
+        case .debug: debug("\(message)")
+        case .info: info("\(message)")
+        case .warning: warning("\(message)")
+        case .error: error("\(message)")
+        }
+    }
+}
+
+/// The one structured line per admission decision. Never a credential: only identity,
+/// verdict and counts.
+enum DecisionLog {
+    static func write(_ outcome: ReviewOutcome, latencyNanoseconds: UInt64) {
+        let r = outcome.request
+        let fields = JSONObject([
+            ("time", .string(LogSink.timestamp())), ("level", "info"), ("msg", "admission decision"),
+            ("uid", .string(r.uid)), ("kind", .string(r.kind.description)), ("namespace", .string(r.namespace)),
+            ("name", .string(r.name)), ("operation", .string(r.operation.rawValue)), ("endpoint", .string(outcome.endpoint.rawValue)),
+            ("allowed", .bool(outcome.response.allowed)), ("errors", .number(outcome.response.denial?.causes.count ?? 0)),
+            ("warnings", .number(outcome.response.warnings.count)), ("patchOps", .number(outcome.response.patch.count)),
+            ("dryRun", .bool(r.dryRun)), ("latencyMicros", .number(Int(latencyNanoseconds / 1000))),
+        ])
+        LogSink.write(fields)
+    }
+}

@@ -1,0 +1,59 @@
+import AdmissionKit
+import HTTPServer
+import Prometheus
+
+/// The metrics of DESIGN.md, on swift-prometheus's registry.
+final class WebhookMetrics: ServerObserver, Sendable {
+    let registry = PrometheusCollectorRegistry()
+    private let handshakeFailures: Counter
+    private let certificateExpiry: Gauge
+    private let openHTTP1: Gauge
+    private let openHTTP2: Gauge
+
+    /// 25 µs to 2.5 s: admission work is microseconds; the tail shows queueing.
+    static let latencyBuckets: [Duration] = [
+        .microseconds(25), .microseconds(50), .microseconds(100), .microseconds(250), .microseconds(500),
+        .milliseconds(1), .milliseconds(2.5), .milliseconds(5), .milliseconds(10), .milliseconds(25),
+        .milliseconds(100), .milliseconds(250), .seconds(1), .seconds(2.5),
+    ]
+
+    private static func name(_ metric: String, _ unit: String, _ help: String) -> MetricNameDescriptor {
+        MetricNameDescriptor(namespace: "webhook", metricName: metric, unitName: unit, helpText: help)
+    }
+
+    static var handshakeFailuresName: MetricNameDescriptor { name("tls_handshake_failures", "total", "TLS handshakes that failed.") }
+    static var certificateExpiryName: MetricNameDescriptor { name("certificate_expiry_timestamp", "seconds", "Expiry of the serving certificate (unix time).") }
+    static var openConnectionsName: MetricNameDescriptor { name("open", "connections", "Open connections by protocol.") }
+    static var requestsName: MetricNameDescriptor { name("http_requests", "total", "HTTP requests by endpoint and status.") }
+    static var durationName: MetricNameDescriptor { name("http_request_duration", "seconds", "Time to answer a request, by endpoint and status.") }
+    static var decisionsName: MetricNameDescriptor { name("admission_decisions", "total", "Admission decisions by webhook, verdict and operation.") }
+
+    init() {
+        handshakeFailures = registry.makeCounter(descriptor: Self.handshakeFailuresName)
+        certificateExpiry = registry.makeGauge(descriptor: Self.certificateExpiryName)
+        openHTTP1 = registry.makeGauge(descriptor: Self.openConnectionsName, labels: [("protocol", "http/1.1")])
+        openHTTP2 = registry.makeGauge(descriptor: Self.openConnectionsName, labels: [("protocol", "h2")])
+    }
+
+    func connectionOpened(_ version: HTTPVersion) { (version == .http2 ? openHTTP2 : openHTTP1).increment() }
+    func connectionClosed(_ version: HTTPVersion) { (version == .http2 ? openHTTP2 : openHTTP1).decrement() }
+    func handshakeFailed(_ reason: String) { handshakeFailures.increment() }
+
+    func certificateExpires(at unixTime: Int64) { certificateExpiry.set(Double(unixTime)) }
+
+    func request(endpoint: String, status: Int, nanoseconds: UInt64) {
+        let labels = [("endpoint", endpoint), ("code", String(status))]
+        registry.makeCounter(descriptor: Self.requestsName, labels: labels).increment()
+        registry.makeDurationHistogram(descriptor: Self.durationName, labels: labels, buckets: Self.latencyBuckets)
+            .recordNanoseconds(Int64(nanoseconds))
+    }
+
+    func decision(_ outcome: ReviewOutcome) {
+        registry.makeCounter(
+            descriptor: Self.decisionsName,
+            labels: [("webhook", outcome.endpoint.rawValue), ("allowed", String(outcome.response.allowed)), ("operation", outcome.request.operation.rawValue)]
+        ).increment()
+    }
+
+    func render() -> [UInt8] { registry.emitToBuffer() }
+}

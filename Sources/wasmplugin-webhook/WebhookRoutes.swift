@@ -1,0 +1,76 @@
+import AdmissionKit
+import HTTPServer
+
+/// The HTTP surface: the two review endpoints, probes and metrics. The only place where
+/// the server and the admission side meet, through one `(HTTPRequest) -> HTTPResponse`.
+struct WebhookRoutes: Sendable {
+    let webhook: AdmissionWebhook
+    let metrics: WebhookMetrics
+    let isReady: @Sendable () -> Bool
+
+    func handle(_ request: HTTPRequest) -> HTTPResponse {
+        let start = monotonicNanoseconds()
+        let (endpoint, response) = route(request, start: start)
+        metrics.request(endpoint: endpoint, status: response.status, nanoseconds: monotonicNanoseconds() - start)
+        return response
+    }
+
+    private func route(_ request: HTTPRequest, start: UInt64) -> (String, HTTPResponse) {
+        switch request.path {
+        case "/validate": return ("validate", review(.validate, request, start: start))
+        case "/mutate": return ("mutate", review(.mutate, request, start: start))
+        case "/healthz": return ("healthz", probe(request) { .text(200, "ok") })
+        case "/readyz":
+            return ("readyz", probe(request) { isReady() ? .text(200, "ok") : .text(503, "not ready: draining or not listening") })
+        case "/metrics":
+            return ("metrics", probe(request) { HTTPResponse(status: 200, headers: [("content-type", "text/plain; version=0.0.4; charset=utf-8")], body: metrics.render()) })
+        default:
+            return ("other", .text(404, "no such endpoint; use POST /validate, POST /mutate, GET /healthz, /readyz or /metrics"))
+        }
+    }
+
+    private func probe(_ request: HTTPRequest, _ answer: () -> HTTPResponse) -> HTTPResponse {
+        guard request.method == "GET" || request.method == "HEAD" else {
+            var r = HTTPResponse.text(405, "method \(request.method) not allowed; use GET")
+            r.headers.append(("allow", "GET, HEAD"))
+            return r
+        }
+        return answer()
+    }
+
+    private func review(_ endpoint: WebhookEndpoint, _ request: HTTPRequest, start: UInt64) -> HTTPResponse {
+        guard request.method == "POST" else {
+            var r = Self.status(405, "method \(request.method) not allowed; POST an AdmissionReview")
+            r.headers.append(("allow", "POST"))
+            return r
+        }
+        let contentType = request.headers["content-type"] ?? ""
+        let mediaType = contentType.split(separator: ";").first.map { $0.trimmingCharacters(in: " \t").lowercased() } ?? ""
+        guard mediaType == "application/json" else {
+            return Self.status(415, "Content-Type must be application/json, not \(contentType.isEmpty ? "missing" : "\"\(contentType.prefix(64))\"")")
+        }
+        do {
+            let outcome = try webhook.review(endpoint, body: request.body)
+            metrics.decision(outcome)
+            DecisionLog.write(outcome, latencyNanoseconds: monotonicNanoseconds() - start)
+            return HTTPResponse(status: 200, headers: [("content-type", "application/json")], body: outcome.body)
+        } catch {
+            return Self.status(400, "\(error)")
+        }
+    }
+
+    /// Errors as a metav1 Status: the apiserver keeps its message when the webhook fails.
+    static func status(_ code: Int, _ message: String) -> HTTPResponse {
+        let body: JSON = [
+            "kind": "Status", "apiVersion": "v1", "metadata": [:], "status": "Failure", "message": .string(message),
+            "reason": code == 400 ? "BadRequest" : (code == 415 ? "UnsupportedMediaType" : "MethodNotAllowed"), "code": .number(code),
+        ]
+        return HTTPResponse(status: code, headers: [("content-type", "application/json")], body: JSONWriter().bytes(body))
+    }
+}
+
+extension Substring {
+    func trimmingCharacters(in set: String) -> String {
+        String(drop { set.contains($0) }.reversed().drop { set.contains($0) }.reversed())
+    }
+}
