@@ -1,0 +1,105 @@
+import Testing
+
+@testable import AdmissionKit
+
+/// A validator and defaulter that judge `ConfigMap`s: enough to test the endpoint alone.
+private struct DemoPolicy: Validator, Defaulter {
+    func handles(_ request: AdmissionRequest) -> Bool { request.kind.kind == "ConfigMap" }
+    func validate(_ request: AdmissionRequest) -> ValidationResult {
+        var r = ValidationResult()
+        if request.object?["data"]?["bad"] != nil { r.error(.invalid(FieldPath("data", "bad"), "is bad", hint: "remove it")) }
+        if request.object?["data"]?["odd"] != nil { r.warn(FieldPath("data", "odd"), "is odd") }
+        return r
+    }
+    func applyDefaults(_ editor: inout ObjectEditor, request: AdmissionRequest) -> [AppliedDefault] {
+        editor.set(FieldPath("data", "defaulted"), "yes")
+        return [AppliedDefault(rule: "demo", path: FieldPath("data", "defaulted"))]
+    }
+}
+
+@Suite struct AdmissionReviewTests {
+    let webhook = AdmissionWebhook(validator: DemoPolicy(), defaulter: DemoPolicy())
+
+    func review(_ version: String = "admission.k8s.io/v1", operation: String = "CREATE", kind: String = "ConfigMap", data: String = "{}") -> String {
+        #"{"apiVersion":"\#(version)","kind":"AdmissionReview","request":{"uid":"u-1","kind":{"group":"","version":"v1","kind":"\#(kind)"},"name":"cm","namespace":"ns","operation":"\#(operation)","object":{"data":\#(data)},"oldObject":null,"dryRun":false}}"#
+    }
+
+    func answer(_ endpoint: WebhookEndpoint, _ body: String) throws -> JSON {
+        try JSONParser.parse(try webhook.review(endpoint, body: Array(body.utf8)).body)
+    }
+
+    @Test func answersInTheVersionReceivedAndEchoesUID() throws {
+        for version in ["admission.k8s.io/v1", "admission.k8s.io/v1beta1"] {
+            let out = try answer(.validate, review(version))
+            #expect(out["apiVersion"] == .string(version))
+            #expect(out["kind"] == "AdmissionReview")
+            #expect(out["response"]?["uid"] == "u-1")
+            #expect(out["response"]?["allowed"] == true)
+        }
+    }
+
+    @Test func denialCarries422InvalidCausesAndWarnings() throws {
+        let out = try answer(.validate, review(data: #"{"bad":"1","odd":"2"}"#))
+        let response = try #require(out["response"])
+        #expect(response["allowed"] == false)
+        #expect(response["status"]?["code"] == 422)
+        #expect(response["status"]?["reason"] == "Invalid")
+        #expect(response["status"]?["message"]?.stringValue?.contains("data.bad: is bad; remove it") == true)
+        #expect(response["status"]?["details"]?["causes"] == [["reason": "FieldValueInvalid", "message": "is bad; remove it", "field": "data.bad"]])
+        #expect(response["warnings"] == ["data.odd: is odd"])
+        #expect(response["patch"] == nil && response["patchType"] == nil)
+    }
+
+    @Test func mutateSendsPatchAndTypeTogetherWithAuditAnnotation() throws {
+        let response = try #require(try answer(.mutate, review())["response"])
+        #expect(response["patchType"] == "JSONPatch")
+        let encoded = try #require(response["patch"]?.stringValue)
+        let decoded = try #require(Base64.decodeCanonical(encoded))
+        let patch = try JSONParser.parse(decoded)
+        #expect(patch == [["op": "add", "path": "/data/defaulted", "value": "yes"]])
+        #expect(response["auditAnnotations"] == ["demo": "data.defaulted"])
+    }
+
+    @Test(arguments: ["DELETE", "CONNECT"])
+    func deleteAndConnectAreAllowedWithoutPatch(_ operation: String) throws {
+        for endpoint in WebhookEndpoint.allCases {
+            let response = try #require(try answer(endpoint, review(operation: operation, data: #"{"bad":"1"}"#))["response"])
+            #expect(response == ["uid": "u-1", "allowed": true])
+        }
+    }
+
+    @Test func otherKindsAreAllowedUntouched() throws {
+        for endpoint in WebhookEndpoint.allCases {
+            let response = try #require(try answer(endpoint, review(kind: "Secret", data: #"{"bad":"1"}"#))["response"])
+            #expect(response == ["uid": "u-1", "allowed": true])
+        }
+    }
+
+    @Test(arguments: [
+        ("", "empty body"),
+        ("[]", "body is a JSON array"),
+        ("{", "not valid JSON"),
+        (#"{"apiVersion":"v1","kind":"AdmissionReview"}"#, "apiVersion: unsupported value"),
+        (#"{"apiVersion":"admission.k8s.io/v1","kind":"Pod"}"#, "kind: must be"),
+        (#"{"apiVersion":"admission.k8s.io/v1","kind":"AdmissionReview"}"#, "request: missing"),
+        (#"{"apiVersion":"admission.k8s.io/v1","kind":"AdmissionReview","request":"x"}"#, "request: must be an object"),
+        (#"{"apiVersion":"admission.k8s.io/v1","kind":"AdmissionReview","request":{"uid":5}}"#, "request.uid: must be a string"),
+        (#"{"apiVersion":"admission.k8s.io/v1","kind":"AdmissionReview","request":{"uid":"u","kind":{"kind":"X"},"operation":"PATCH"}}"#, "request.operation: unsupported value"),
+    ])
+    func unusableBodiesSayWhatIsWrong(_ body: String, _ expected: String) {
+        do {
+            _ = try webhook.review(.validate, body: Array(body.utf8))
+            Issue.record("expected a decode error for \(body)")
+        } catch {
+            #expect(error.description.contains(expected), "\(error.description)")
+        }
+    }
+
+    @Test func warningsAreDedupedAndBudgeted() {
+        let many = (0..<200).map { FieldWarning(FieldPath("spec", "f\($0 % 150)"), String(repeating: "w", count: 40)) }
+        let rendered = WarningList.render(many)
+        #expect(rendered.count < 150)
+        #expect(rendered.last?.hasSuffix("more warnings not shown") == true)
+        #expect(rendered.dropLast().reduce(0) { $0 + $1.unicodeScalars.count } <= 4096)
+    }
+}

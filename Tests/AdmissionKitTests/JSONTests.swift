@@ -1,0 +1,118 @@
+import Testing
+
+@testable import AdmissionKit
+
+@Suite struct JSONParserTests {
+    @Test func roundTripKeepsOrderAndNumberText() throws {
+        let text = #"{"b":1,"a":[true,false,null,-0.5e+10,12345678901234567890],"c":{"x":"y\n\"z\u00e9"}}"#
+        let value = try JSONParser.parse(text)
+        #expect(value.compactText == #"{"b":1,"a":[true,false,null,-0.5e+10,12345678901234567890],"c":{"x":"y\n\"zé"}}"#)
+        #expect(value["b"]?.intValue == 1)
+        #expect(value["a"]?.arrayValue?.count == 5)
+    }
+
+    @Test func surrogatePairsDecode() throws {
+        #expect(try JSONParser.parse(#""\ud83d\ude00""#) == .string("😀"))
+        #expect(throws: JSONParseError.self) { try JSONParser.parse(#""\ud83d""#) }
+        #expect(throws: JSONParseError.self) { try JSONParser.parse(#""\ude00x""#) }
+    }
+
+    @Test(arguments: [
+        "", "{", "[1,]", "{\"a\"}", "{\"a\":1,}", "01", "1.", "-", "tru", "\"abc", "\"a\u{01}\"", "{} x", "[1 2]",
+        "{\"a\":1 \"b\":2}", "\"\\x\"", "nul", "[", "{'a':1}",
+    ])
+    func rejectsMalformed(_ text: String) {
+        #expect(throws: JSONParseError.self) { try JSONParser.parse(text) }
+    }
+
+    @Test func rejectsInvalidUTF8() {
+        let bytes: [UInt8] = Array(#"{"a":""#.utf8) + [0xC3, 0x28] + Array(#""}"#.utf8)
+        #expect(throws: JSONParseError.self) { try JSONParser.parse(bytes) }
+    }
+
+    @Test func everyPrefixOfADocumentIsAnErrorNotACrash() throws {
+        let text = #"{"apiVersion":"v1","items":[{"a":"b\"c","n":-1.5e3},null,true]}"#
+        let bytes = Array(text.utf8)
+        _ = try JSONParser.parse(bytes)
+        for n in 0..<bytes.count {
+            #expect(throws: JSONParseError.self) { try JSONParser.parse(Array(bytes[0..<n])) }
+        }
+    }
+
+    @Test func deepNestingIsRefusedWithoutStackOverflow() {
+        let deep = String(repeating: "[", count: 100_000) + String(repeating: "]", count: 100_000)
+        #expect(throws: JSONParseError.self) { try JSONParser.parse(deep) }
+        let objects = String(repeating: "{\"a\":", count: 100_000) + "1" + String(repeating: "}", count: 100_000)
+        #expect(throws: JSONParseError.self) { try JSONParser.parse(objects) }
+        let ok = String(repeating: "[", count: 500) + String(repeating: "]", count: 500)
+        #expect(throws: Never.self) { try JSONParser.parse(ok) }
+    }
+
+    @Test func writerEscapesControlCharacters() {
+        let value = JSON.string("a\u{1}b\t\"\\")
+        #expect(value.compactText == #""a\u0001b\t\"\\""#)
+    }
+
+    @Test func canonicalFormSortsKeys() throws {
+        let value = try JSONParser.parse(#"{"b":1,"a":{"d":2,"c":3}}"#)
+        #expect(JSONWriter(sortedKeys: true).string(value) == #"{"a":{"c":3,"d":2},"b":1}"#)
+    }
+
+    @Test func lastDuplicateKeyWinsAsInGo() throws {
+        let value = try JSONParser.parse(#"{"a":1,"a":2}"#)
+        #expect(value["a"]?.intValue == 2)
+    }
+}
+
+@Suite struct Base64Tests {
+    @Test(arguments: [("", ""), ("f", "Zg=="), ("fo", "Zm8="), ("foo", "Zm9v"), ("ok:test", "b2s6dGVzdA=="), ("admin3:admin3", "YWRtaW4zOmFkbWluMw==")])
+    func encodes(_ plain: String, _ encoded: String) {
+        #expect(Base64.encode(plain.utf8) == encoded)
+        if !plain.isEmpty {
+            #expect(Base64.decodeCanonical(encoded) == Array(plain.utf8))
+        }
+    }
+
+    @Test func lenientAcceptsWhatThePluginAcceptsAndCanonicalIsStricter() {
+        // Unpadded and wrongly padded forms decode (the plugin accepts them) but are not canonical.
+        #expect(Base64.decodeLenient("YWRtaW4zOmFkbWluMw") == Array("admin3:admin3".utf8))
+        #expect(Base64.decodeLenient("YWRtaW4zOmFkbWluMw=") == Array("admin3:admin3".utf8))
+        #expect(Base64.decodeCanonical("YWRtaW4zOmFkbWluMw") == nil)
+        #expect(Base64.decodeCanonical("YWRtaW4zOmFkbWluMw=") == nil)
+        // Non-zero trailing bits, bad length, URL-safe alphabet, whitespace: rejected.
+        #expect(Base64.decodeLenient("YWRtaW46YWRtaW5=") == nil)
+        #expect(Base64.decodeLenient("admin") == nil)
+        #expect(Base64.decodeLenient("Zm9v-YmFy") == nil)
+        #expect(Base64.decodeLenient(" dXNlcjpwYXNz") == nil)
+        #expect(Base64.decodeLenient("YR==") == nil)
+        #expect(Base64.decodeLenient("") == nil)
+    }
+}
+
+@Suite struct JSONPatchTests {
+    @Test func editorRecordsMinimalOperationsThatApplyToTheOriginal() throws {
+        let original = try JSONParser.parse(#"{"spec":{"url":"x","targetRefs":[{"kind":"Gateway"}],"selector":{"a":"b"}}}"#)
+        var editor = ObjectEditor(original)
+        editor.set(FieldPath("spec", "url"), "oci://x")
+        editor.set(FieldPath("spec", "url"), "oci://x")  // unchanged: no op
+        editor.set(FieldPath("spec", "targetRefs").index(0).child("group"), "gateway.networking.k8s.io")
+        editor.remove(FieldPath("spec", "selector"))
+        editor.remove(FieldPath("spec", "missing"))  // absent: no op
+        #expect(editor.operations.map(\.op) == [.replace, .add, .remove])
+        #expect(try original.applying(editor.operations) == editor.object)
+    }
+
+    @Test func pointerEscapingFollowsRFC6901() throws {
+        let path = FieldPath("metadata", "labels", "app.kubernetes.io/name", "a~b")
+        #expect(path.jsonPointer == "/metadata/labels/app.kubernetes.io~1name/a~0b")
+        #expect(try FieldPath(jsonPointer: path.jsonPointer, in: nil) == path)
+        #expect(path.description == "metadata.labels[app.kubernetes.io/name][a~b]")
+    }
+
+    @Test func applyRefusesMissingTargets() throws {
+        let doc: JSON = ["a": ["b": 1]]
+        #expect(throws: JSONPatchError.self) { try doc.applying([PatchOperation(.replace, FieldPath("a", "c"), 2)]) }
+        #expect(throws: JSONPatchError.self) { try doc.applying([PatchOperation(.add, FieldPath("x", "y"), 2)]) }
+        #expect(try doc.applying([PatchOperation(.add, FieldPath("a", "c"), 2)])["a"]?["c"] == 2)
+    }
+}

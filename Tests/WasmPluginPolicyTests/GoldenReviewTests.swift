@@ -1,0 +1,56 @@
+import AdmissionKit
+import Foundation
+import Testing
+
+@testable import WasmPluginPolicy
+
+/// Golden AdmissionReview pairs: `Fixtures/<endpoint>-<case>.request.json` →
+/// `<endpoint>-<case>.response.json`, compared as canonical JSON (sorted keys).
+/// Re-record only on purpose: `RECORD_SNAPSHOTS=1 swift test --filter GoldenReviewTests`.
+@Suite struct GoldenReviewTests {
+    static let fixtures = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("Fixtures")
+    static let recording = ProcessInfo.processInfo.environment["RECORD_SNAPSHOTS"] == "1"
+
+    static var cases: [String] {
+        let names = (try? FileManager.default.contentsOfDirectory(atPath: fixtures.path)) ?? []
+        return names.filter { $0.hasSuffix(".request.json") }.map { String($0.dropLast(".request.json".count)) }.sorted()
+    }
+
+    let webhook = AdmissionWebhook(validator: WasmPluginValidator(), defaulter: WasmPluginDefaulter())
+
+    @Test func thereAreFixtures() {
+        #expect(Self.cases.count >= 40)
+    }
+
+    @Test(arguments: cases)
+    func golden(_ name: String) throws {
+        let endpoint = try #require(WebhookEndpoint(rawValue: String(name.prefix { $0 != "-" })))
+        let request = try Data(contentsOf: Self.fixtures.appendingPathComponent(name + ".request.json"))
+        let outcome = try webhook.review(endpoint, body: Array(request))
+        let actual = try JSONParser.parse(outcome.body).canonicalText + "\n"
+        let responseURL = Self.fixtures.appendingPathComponent(name + ".response.json")
+        if Self.recording {
+            try actual.write(to: responseURL, atomically: true, encoding: .utf8)
+            return
+        }
+        let expected = try JSONParser.parse(Array(try Data(contentsOf: responseURL))).canonicalText + "\n"
+        #expect(actual == expected, "response differs from \(name).response.json; re-record with RECORD_SNAPSHOTS=1 if intended")
+    }
+
+    /// The seed scenario end to end: mutate, apply the patch, validate the result.
+    @Test(arguments: ["seed-gateway", "seed-waypoint", "seed-service"])
+    func seedIsMutatedThenAdmitted(_ name: String) throws {
+        let body = try Data(contentsOf: Self.fixtures.appendingPathComponent("mutate-\(name).request.json"))
+        let (_, request) = try AdmissionReviewDecoder.decode(Array(body))
+        let mutated = webhook.decide(.mutate, request)
+        // The plain `ok:test` is normalised to base64, nothing else changes.
+        #expect(mutated.patch.map(\.path.jsonPointer) == ["/spec/pluginConfig/basic_auth_rules/0/credentials/0"])
+        var patchedRequest = request
+        patchedRequest.object = try request.object?.applying(mutated.patch)
+        #expect(patchedRequest.object?.value(at: FieldPath("spec", "pluginConfig", "basic_auth_rules").index(0).child("credentials").index(0)) == "b2s6dGVzdA==")
+        let verdict = webhook.decide(.validate, patchedRequest)
+        #expect(verdict.allowed)
+        #expect(verdict.warnings.isEmpty, "\(verdict.warnings)")
+        #expect(webhook.decide(.mutate, patchedRequest).patch.isEmpty)
+    }
+}
