@@ -102,27 +102,33 @@ public struct WasmPluginDefaulter: Defaulter {
     /// Plain `user:pass` → base64 (policy `credentials: base64`); non-canonical base64 →
     /// canonical. The plugin treats both forms identically, so meaning is unchanged.
     private func normalizeCredentials(_ editor: inout ObjectEditor, _ applied: inout [AppliedDefault]) {
-        let spec = spec(editor)
-        let url = spec["url"]?.stringValue.map(ModuleURL.init)
-        guard let config = spec["pluginConfig"]?.objectValue, BasicAuthRules.applies(url: url, pluginConfig: config),
-            let rules = config["basic_auth_rules"]?.arrayValue
-        else { return }
-        let rulesPath = spec$.child("pluginConfig").child("basic_auth_rules")
-        for (i, rule) in rules.enumerated() {
-            guard let credentials = rule["credentials"]?.arrayValue else { continue }
-            for (j, item) in credentials.enumerated() {
-                guard let credential = item.stringValue else { continue }
-                let path = rulesPath.index(i).child("credentials").index(j)
-                switch BasicAuthCredential.classify(credential) {
-                case .plain(let encoded) where settings.credentials == .base64:
-                    editor.set(path, .string(encoded))
-                    applied.append(AppliedDefault(rule: "credential-base64", path: path))
-                case .nonCanonical(let canonical):
-                    editor.set(path, .string(canonical))
-                    applied.append(AppliedDefault(rule: "credential-padding", path: path))
-                default: break
+        // Plan first, edit after: holding the credential arrays while editing would make
+        // every edit copy them (quadratic in the number of credentials).
+        var changes: [(FieldPath, String, String)] = []
+        do {
+            let spec = spec(editor)
+            let url = spec["url"]?.stringValue.map(ModuleURL.init)
+            guard let config = spec["pluginConfig"]?.objectValue, BasicAuthRules.applies(url: url, pluginConfig: config),
+                let rules = config["basic_auth_rules"]?.arrayValue
+            else { return }
+            let rulesPath = spec$.child("pluginConfig").child("basic_auth_rules")
+            for (i, rule) in rules.enumerated() {
+                guard let credentials = rule["credentials"]?.arrayValue else { continue }
+                for (j, item) in credentials.enumerated() {
+                    guard let credential = item.stringValue else { continue }
+                    switch BasicAuthCredential.classify(credential) {
+                    case .plain where settings.credentials == .base64:
+                        changes.append((rulesPath.index(i).child("credentials").index(j), Base64.encode(credential.utf8), "credential-base64"))
+                    case .nonCanonical(let canonical):
+                        changes.append((rulesPath.index(i).child("credentials").index(j), canonical, "credential-padding"))
+                    default: break
+                    }
                 }
             }
+        }
+        for (path, value, rule) in changes {
+            editor.set(path, .string(value))
+            applied.append(AppliedDefault(rule: rule, path: path))
         }
     }
 }

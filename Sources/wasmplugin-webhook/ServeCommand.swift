@@ -39,12 +39,24 @@ struct ServeCommand: ParsableCommand {
     @Option(help: "Seconds to wait for in-flight requests on SIGTERM/SIGINT.")
     var gracePeriod = 25
 
+    @Option(help: "Seconds an idle keep-alive connection stays open (keep above the apiserver's 90).")
+    var idleTimeout = 120
+
+    @Option(help: "Seconds allowed for a request's line and headers to arrive.")
+    var headerTimeout = 10
+
+    @Option(help: "Seconds allowed for a request's body to arrive.")
+    var bodyTimeout = 30
+
     func validate() throws {
         if (tlsCert == nil) != (tlsKey == nil) { throw ValidationError("--tls-cert and --tls-key go together") }
         if ListenAddress(listen) == nil { throw ValidationError("--listen must be HOST:PORT, not \(listen)") }
         if let threads, threads < 1 || threads > 256 { throw ValidationError("--threads must be from 1 to 256") }
         if maxBodyBytes < 1024 { throw ValidationError("--max-body-bytes must be at least 1024") }
         if gracePeriod < 0 { throw ValidationError("--grace-period must not be negative") }
+        for (flag, value) in [("--idle-timeout", idleTimeout), ("--header-timeout", headerTimeout), ("--body-timeout", bodyTimeout)] where value < 1 {
+            throw ValidationError("\(flag) must be at least 1 second")
+        }
     }
 
     func run() throws {
@@ -87,6 +99,9 @@ struct ServeCommand: ParsableCommand {
         var config = ServerConfiguration(listen: ListenAddress(listen)!, threads: threads ?? Int(sysconf(Int32(_SC_NPROCESSORS_ONLN))))
         config.maxBodyBytes = maxBodyBytes
         config.gracePeriodSeconds = gracePeriod
+        config.idleTimeoutSeconds = idleTimeout
+        config.headerTimeoutSeconds = headerTimeout
+        config.bodyTimeoutSeconds = bodyTimeout
         let readiness = ReadinessFlag()
         let routes = WebhookRoutes(webhook: WebhookFactory.make(settings), metrics: metrics, isReady: { readiness.isReady })
         let server = Server(config: config, certificates: certificates, observer: metrics, log: { level, message in

@@ -39,7 +39,7 @@ public struct FieldPath: Sendable, Hashable, CustomStringConvertible {
             switch step {
             case .index(let i): out += "[\(i)]"
             case .key(let k):
-                if k.isEmpty || k.contains(where: { !($0.isLetter || $0.isNumber || $0 == "_" || $0 == "-") }) {
+                if k.isEmpty || !k.utf8.allSatisfy(FieldPath.isPlainKeyByte) {
                     out += "[\(k)]"
                 } else {
                     if !out.isEmpty { out += "." }
@@ -48,6 +48,10 @@ public struct FieldPath: Sendable, Hashable, CustomStringConvertible {
             }
         }
         return out
+    }
+
+    private static func isPlainKeyByte(_ b: UInt8) -> Bool {
+        (b >= 0x61 && b <= 0x7A) || (b >= 0x41 && b <= 0x5A) || (b >= 0x30 && b <= 0x39) || b == UInt8(ascii: "_") || b == UInt8(ascii: "-")
     }
 
     /// RFC 6901: `~` becomes `~0` and `/` becomes `~1`, in that order.

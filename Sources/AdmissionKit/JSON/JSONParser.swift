@@ -16,18 +16,37 @@ public struct JSONParser {
     private let bytes: UnsafeBufferPointer<UInt8>
     private var index = 0
     private let maxDepth: Int
+    /// Member paths (from the root) whose values are checked for syntax but not built:
+    /// they come out as `null`. Building and freeing a tree is most of a review's cost.
+    private let skipPaths: [[String]]
+    private let skipDepth: Int
+    private var keyPath: [String] = []
 
-    private init(bytes: UnsafeBufferPointer<UInt8>, maxDepth: Int) {
+    private init(bytes: UnsafeBufferPointer<UInt8>, maxDepth: Int, skipPaths: [[String]] = []) {
         self.bytes = bytes
         self.maxDepth = maxDepth
+        self.skipPaths = skipPaths
+        self.skipDepth = skipPaths.map(\.count).max() ?? 0
     }
 
-    public static func parse(_ bytes: some Collection<UInt8>, maxDepth: Int = defaultMaxDepth) throws(JSONParseError) -> JSON {
-        let result: Result<JSON, JSONParseError> =
-            bytes.withContiguousStorageIfAvailable { buffer in
-                parseBuffer(buffer, maxDepth: maxDepth)
-            } ?? Array(bytes).withUnsafeBufferPointer { parseBuffer($0, maxDepth: maxDepth) }
-        return try result.get()
+    /// Parses, leaving the values at `skipPaths` unbuilt (`null`) after checking their syntax.
+    public static func parse(_ bytes: [UInt8], skipping skipPaths: [[String]], maxDepth: Int = defaultMaxDepth) throws(JSONParseError) -> JSON {
+        try bytes.withUnsafeBufferPointer { buffer in
+            var parser = JSONParser(bytes: buffer, maxDepth: maxDepth, skipPaths: skipPaths)
+            return parser.parseDocument()
+        }.get()
+    }
+
+    public static func parse(_ bytes: [UInt8], maxDepth: Int = defaultMaxDepth) throws(JSONParseError) -> JSON {
+        try bytes.withUnsafeBufferPointer { parseBuffer($0, maxDepth: maxDepth) }.get()
+    }
+
+    public static func parse(_ bytes: UnsafeBufferPointer<UInt8>, maxDepth: Int = defaultMaxDepth) throws(JSONParseError) -> JSON {
+        try parseBuffer(bytes, maxDepth: maxDepth).get()
+    }
+
+    public static func parse(_ bytes: ArraySlice<UInt8>, maxDepth: Int = defaultMaxDepth) throws(JSONParseError) -> JSON {
+        try bytes.withUnsafeBufferPointer { parseBuffer($0, maxDepth: maxDepth) }.get()
     }
 
     public static func parse(_ text: String, maxDepth: Int = defaultMaxDepth) throws(JSONParseError) -> JSON {
@@ -36,17 +55,78 @@ public struct JSONParser {
 
     private static func parseBuffer(_ buffer: UnsafeBufferPointer<UInt8>, maxDepth: Int) -> Result<JSON, JSONParseError> {
         var parser = JSONParser(bytes: buffer, maxDepth: maxDepth)
+        return parser.parseDocument()
+    }
+
+    private mutating func parseDocument() -> Result<JSON, JSONParseError> {
         do throws(JSONParseError) {
-            parser.skipWhitespace()
-            let value = try parser.parseValue(depth: 0)
-            parser.skipWhitespace()
-            if parser.index != buffer.count {
-                throw parser.error("unexpected data after the JSON value")
+            skipWhitespace()
+            let value = try parseValue(depth: 0)
+            skipWhitespace()
+            if index != bytes.count {
+                throw error("unexpected data after the JSON value")
             }
             return .success(value)
         } catch {
             return .failure(error)
         }
+    }
+
+    /// Checks one value's syntax without building it.
+    private mutating func skipValue(depth: Int) throws(JSONParseError) {
+        guard index < bytes.count else { throw error("unexpected end of input") }
+        switch bytes[index] {
+        case UInt8(ascii: "{"), UInt8(ascii: "["):
+            let close = bytes[index] == UInt8(ascii: "{") ? UInt8(ascii: "}") : UInt8(ascii: "]")
+            let isObject = close == UInt8(ascii: "}")
+            guard depth + 1 <= maxDepth else { throw error("nesting deeper than \(maxDepth) levels") }
+            index += 1
+            skipWhitespace()
+            if index < bytes.count, bytes[index] == close {
+                index += 1
+                return
+            }
+            while true {
+                skipWhitespace()
+                if isObject {
+                    guard index < bytes.count, bytes[index] == UInt8(ascii: "\"") else { throw error("expected a string key") }
+                    try skipString()
+                    skipWhitespace()
+                    guard index < bytes.count, bytes[index] == UInt8(ascii: ":") else { throw error("expected ':' after an object key") }
+                    index += 1
+                    skipWhitespace()
+                }
+                try skipValue(depth: depth + 1)
+                skipWhitespace()
+                guard index < bytes.count else { throw error("unexpected end of input") }
+                if bytes[index] == UInt8(ascii: ",") {
+                    index += 1
+                } else if bytes[index] == close {
+                    index += 1
+                    return
+                } else {
+                    throw error(isObject ? "expected ',' or '}' in an object" : "expected ',' or ']' in an array")
+                }
+            }
+        case UInt8(ascii: "\""):
+            try skipString()
+        default:
+            _ = try parseValue(depth: depth)  // scalars are cheap to build
+        }
+    }
+
+    private mutating func skipString() throws(JSONParseError) {
+        index += 1
+        while index < bytes.count {
+            let b = bytes[index]
+            if b == UInt8(ascii: "\"") {
+                index += 1
+                return
+            }
+            if b < 0x20 { throw error("control character in a string") }
+            index += b == UInt8(ascii: "\\") ? 2 : 1
+        }
+        throw error("unterminated string")
     }
 
     private func error(_ reason: String) -> JSONParseError {
@@ -105,8 +185,18 @@ public struct JSONParser {
             guard index < bytes.count, bytes[index] == UInt8(ascii: ":") else { throw error("expected ':' after an object key") }
             index += 1
             skipWhitespace()
-            let value = try parseValue(depth: depth)
-            members.append((key, value))
+            if keyPath.count < skipDepth {
+                keyPath.append(key)
+                defer { keyPath.removeLast() }
+                if skipPaths.contains(keyPath) {
+                    try skipValue(depth: depth)
+                    members.append((key, .null))
+                } else {
+                    members.append((key, try parseValue(depth: depth)))
+                }
+            } else {
+                members.append((key, try parseValue(depth: depth)))
+            }
             skipWhitespace()
             guard index < bytes.count else { throw error("unexpected end of input in an object") }
             if bytes[index] == UInt8(ascii: ",") {
@@ -174,16 +264,25 @@ public struct JSONParser {
         index += 1
         let start = index
         // Fast path: no escapes, so the bytes are the string once validated as UTF-8.
+        // Kubernetes strings are nearly always ASCII, which needs no validation pass.
+        var ascii = true
         while index < bytes.count {
             let byte = bytes[index]
             if byte == UInt8(ascii: "\"") {
                 let slice = UnsafeBufferPointer(rebasing: bytes[start..<index])
-                guard let string = String(validating: slice, as: UTF8.self) else {
-                    throw JSONParseError(offset: start, reason: "string is not valid UTF-8")
+                let string: String
+                if ascii {
+                    string = String(decoding: slice, as: UTF8.self)
+                } else {
+                    guard let valid = String(validating: slice, as: UTF8.self) else {
+                        throw JSONParseError(offset: start, reason: "string is not valid UTF-8")
+                    }
+                    string = valid
                 }
                 index += 1
                 return string
             }
+            if byte >= 0x80 { ascii = false }
             if byte == UInt8(ascii: "\\") { break }
             if byte < 0x20 { throw error("control character in a string") }
             index += 1
@@ -221,9 +320,15 @@ public struct JSONParser {
                 default: throw error("invalid escape '\\\(printable(escape))'")
                 }
             default:
-                if byte < 0x20 { throw error("control character in a string") }
-                out.append(byte)
-                index += 1
+                // Copy the run up to the next quote, backslash or control byte at once.
+                let runStart = index
+                while index < bytes.count {
+                    let b = bytes[index]
+                    if b == UInt8(ascii: "\"") || b == UInt8(ascii: "\\") || b < 0x20 { break }
+                    index += 1
+                }
+                if index == runStart { throw error("control character in a string") }
+                out.append(contentsOf: UnsafeBufferPointer(rebasing: bytes[runStart..<index]))
             }
         }
         throw error("unterminated string")

@@ -49,7 +49,7 @@ public struct AdmissionWebhook: Sendable {
         self.defaulter = defaulter
     }
 
-    public func review(_ endpoint: WebhookEndpoint, body: some Collection<UInt8>) throws(AdmissionDecodeError) -> ReviewOutcome {
+    public func review(_ endpoint: WebhookEndpoint, body: [UInt8]) throws(AdmissionDecodeError) -> ReviewOutcome {
         let (version, request) = try AdmissionReviewDecoder.decode(body)
         let response = decide(endpoint, request)
         return ReviewOutcome(
@@ -83,15 +83,23 @@ public struct AdmissionWebhook: Sendable {
 }
 
 enum AuditAnnotations {
+    /// Audit logs keep every value: name a few fields per rule and count the rest.
+    static let maxPathsPerRule = 5
+
     /// One annotation per rule: key = rule id, value = the fields it changed.
     static func render(_ applied: [AppliedDefault]) -> [(key: String, value: String)] {
         var order: [String] = []
-        var paths: [String: [String]] = [:]
+        var paths: [String: [FieldPath]] = [:]
         for a in applied {
             if paths[a.rule] == nil { order.append(a.rule) }
-            paths[a.rule, default: []].append(a.path.description)
+            paths[a.rule, default: []].append(a.path)
         }
-        return order.map { (key: $0, value: paths[$0]!.joined(separator: ",")) }
+        return order.map { rule in
+            let all = paths[rule]!
+            var value = all.prefix(maxPathsPerRule).map(\.description).joined(separator: ",")
+            if all.count > maxPathsPerRule { value += " (+\(all.count - maxPathsPerRule) more)" }
+            return (key: rule, value: value)
+        }
     }
 }
 

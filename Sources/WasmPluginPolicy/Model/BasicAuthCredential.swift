@@ -7,7 +7,7 @@ import AdmissionKit
 /// with the client's header. So only canonical padded base64 of `user:pass` can match.
 public enum BasicAuthCredential: Equatable, Sendable {
     /// `user:pass` with a non-empty user: accepted; can be rewritten as base64.
-    case plain(encoded: String)
+    case plain
     /// Canonical padded base64 of `user:pass`: exactly what clients send.
     case canonical
     /// Decodes to `user:pass` but is not the canonical encoding (missing or wrong `=`):
@@ -16,31 +16,42 @@ public enum BasicAuthCredential: Equatable, Sendable {
     /// Accepted by the plugin (or refused by it) but can never match a real client.
     case invalid(reason: String, pluginRefuses: Bool)
 
+    /// Runs once per credential, thousands per review in big configs: byte scans and one
+    /// small decode buffer, no intermediate Strings.
     public static func classify(_ value: String) -> BasicAuthCredential {
         if value.isEmpty {
             return .invalid(reason: "is empty", pluginRefuses: true)
         }
-        if value.unicodeScalars.contains(where: { $0.value < 0x20 || $0.value == 0x7F }) {
-            return .invalid(reason: "contains control characters", pluginRefuses: !value.contains(":"))
+        var colon: Int?
+        var position = 0
+        for b in value.utf8 {
+            if b < 0x20 || b == 0x7F {
+                return .invalid(reason: "contains control characters", pluginRefuses: !value.utf8.contains(UInt8(ascii: ":")))
+            }
+            if b == UInt8(ascii: ":"), colon == nil { colon = position }
+            position += 1
         }
-        if let colon = value.firstIndex(of: ":") {
-            if colon == value.startIndex {
+        if let colon {
+            if colon == 0 {
                 return .invalid(reason: "has an empty user name before ':'", pluginRefuses: false)
             }
-            return .plain(encoded: Base64.encode(value.utf8))
+            return .plain
         }
         guard let decoded = Base64.decodeLenient(value) else {
-            return .invalid(
-                reason: "is neither user:pass nor standard base64 of user:pass", pluginRefuses: true)
+            return .invalid(reason: "is neither user:pass nor standard base64 of user:pass", pluginRefuses: true)
         }
-        guard let text = String(validating: decoded, as: UTF8.self), let colon = text.firstIndex(of: ":"),
-            colon != text.startIndex
+        guard let decodedColon = decoded.firstIndex(of: UInt8(ascii: ":")), decodedColon > 0,
+            !decoded.contains(where: { $0 >= 0x80 }) || String(validating: decoded, as: UTF8.self) != nil
         else {
             return .invalid(
                 reason: "has no ':' and its base64 decoding is not user:pass (a forgotten ':'?); it can never match",
                 pluginRefuses: false)
         }
-        let canonical = Base64.encode(decoded)
-        return canonical == value ? .canonical : .nonCanonical(canonical: canonical)
+        // decodeLenient accepted the characters and trailing bits, so the string is the
+        // canonical encoding exactly when its padding is the one the length calls for.
+        let padding = value.utf8.reversed().prefix { $0 == UInt8(ascii: "=") }.count
+        let canonicalPadding = (3 - decoded.count % 3) % 3
+        if padding == canonicalPadding, value.utf8.count % 4 == 0 { return .canonical }
+        return .nonCanonical(canonical: Base64.encode(decoded))
     }
 }

@@ -43,23 +43,29 @@ public struct ModuleURL: Sendable, Equatable {
     /// The text after `scheme://` (or the whole string when there is no scheme).
     public var reference: Substring {
         if case .scheme(let s) = shape {
-            let rest = raw.dropFirst(s.count + 1)
-            return rest.hasPrefix("//") ? rest.dropFirst(2) : rest
+            let rest = raw.utf8.dropFirst(s.utf8.count + 1)
+            let afterSlashes = rest.starts(with: "//".utf8) ? rest.dropFirst(2) : rest
+            return raw[afterSlashes.startIndex...]
         }
         return raw[...]
     }
 
-    /// `host[:port]` of the url, without userinfo.
+    /// `host[:port]` of the url, without userinfo. (All scanning is on UTF-8 bytes:
+    /// grapheme-level Character operations cost more than the rest of a review.)
     public var authority: Substring {
-        var a = reference.prefix { $0 != "/" && $0 != "?" && $0 != "#" }
-        if let at = a.lastIndex(of: "@") { a = a[a.index(after: at)...] }
+        let ref = reference
+        var a = ref[..<(ref.utf8.firstIndex { $0 == slash || $0 == question || $0 == hash } ?? ref.endIndex)]
+        if let at = a.utf8.lastIndex(of: UInt8(ascii: "@")) { a = a[a.utf8.index(after: at)...] }
         return a
     }
 
     public var host: Substring {
         let a = authority
-        if a.hasPrefix("[") { return a.prefix { $0 != "]" }.dropFirst() }
-        return a.prefix { $0 != ":" }
+        if a.utf8.first == UInt8(ascii: "[") {
+            let end = a.utf8.firstIndex(of: UInt8(ascii: "]")) ?? a.endIndex
+            return a[a.utf8.index(after: a.startIndex)..<end]
+        }
+        return a[..<(a.utf8.firstIndex(of: colon) ?? a.endIndex)]
     }
 
     /// The url with `oci://` added to a scheme-less registry reference and the scheme
@@ -77,18 +83,20 @@ public struct ModuleURL: Sendable, Equatable {
         guard effectiveScheme == "oci" else { return nil }
         var ref = reference
         var digest: Substring?
-        if let at = ref.firstIndex(of: "@") {
-            digest = ref[ref.index(after: at)...]
+        if let at = ref.utf8.firstIndex(of: UInt8(ascii: "@")) {
+            digest = ref[ref.utf8.index(after: at)...]
             ref = ref[..<at]
         }
-        let hostEnd = ref.firstIndex(of: "/") ?? ref.endIndex
-        let path = ref[hostEnd...].drop { $0 == "/" }
+        let hostEnd = ref.utf8.firstIndex(of: slash) ?? ref.endIndex
+        var pathStart = hostEnd
+        while pathStart < ref.endIndex, ref.utf8[pathStart] == slash { pathStart = ref.utf8.index(after: pathStart) }
+        let path = ref[pathStart...]
         var repository = path
         var tag: Substring?
-        let lastSlash = path.lastIndex(of: "/") ?? path.startIndex
-        if let colon = path[lastSlash...].lastIndex(of: ":") {
-            tag = path[path.index(after: colon)...]
-            repository = path[..<colon]
+        let lastSlash = path.utf8.lastIndex(of: slash) ?? path.startIndex
+        if let c = path[lastSlash...].utf8.lastIndex(of: colon) {
+            tag = path[path.utf8.index(after: c)...]
+            repository = path[..<c]
         }
         return (repository, tag, digest)
     }
@@ -96,62 +104,70 @@ public struct ModuleURL: Sendable, Equatable {
     /// The module's name: last path segment without tag, digest or `.wasm`
     /// (`.../basic_auth:1.12.0` → `basic_auth`), used for per-module defaults and rules.
     public var moduleName: String {
-        var path = reference.prefix { $0 != "?" && $0 != "#" }
-        if let at = path.firstIndex(of: "@") { path = path[..<at] }
-        var last = path.split(separator: "/", omittingEmptySubsequences: true).last ?? ""
-        if effectiveScheme == "oci", let colon = last.lastIndex(of: ":") { last = last[..<colon] }
-        if last.hasSuffix(".wasm") { last = last.dropLast(5) }
+        let ref = reference
+        var path = ref[..<(ref.utf8.firstIndex { $0 == question || $0 == hash || $0 == UInt8(ascii: "@") } ?? ref.endIndex)]
+        while path.utf8.last == slash { path = path.dropLast() }
+        var last = path[(path.utf8.lastIndex(of: slash).map { path.utf8.index(after: $0) } ?? path.startIndex)...]
+        if effectiveScheme == "oci", let c = last.utf8.lastIndex(of: colon) { last = last[..<c] }
+        if last.utf8.count > 5, last.utf8.suffix(5).elementsEqual(".wasm".utf8) { last = last.dropLast(5) }
         return String(last)
     }
 
-    private static func isSchemeChar(_ c: Character, first: Bool) -> Bool {
-        guard c.isASCII else { return false }
-        if c.isLetter { return true }
-        return !first && (c.isNumber || c == "+" || c == "-" || c == ".")
+    private static func isSchemeByte(_ c: UInt8, first: Bool) -> Bool {
+        if (c >= 0x41 && c <= 0x5A) || (c >= 0x61 && c <= 0x7A) { return true }
+        return !first && ((c >= 0x30 && c <= 0x39) || c == UInt8(ascii: "+") || c == UInt8(ascii: "-") || c == UInt8(ascii: "."))
     }
 
     private static func classify(_ s: String) -> Shape {
         if s.isEmpty { return .invalid("is empty") }
-        if s.unicodeScalars.contains(where: { $0.properties.isWhitespace || $0.value < 0x20 || $0.value == 0x7F }) {
+        for b in s.utf8 where b <= 0x20 || b == 0x7F {
+            return .invalid(b == 0x20 ? "contains whitespace" : "contains control characters")
+        }
+        if s.utf8.contains(where: { $0 >= 0x80 }),
+            s.unicodeScalars.contains(where: { $0.properties.isWhitespace || $0.properties.generalCategory == .control })
+        {
             return .invalid("contains whitespace or control characters")
         }
         if let bad = invalidPercentEscape(s) { return .invalid(bad) }
-        let delimiter = s.firstIndex { $0 == ":" || $0 == "/" || $0 == "?" || $0 == "#" }
-        if let delimiter, s[delimiter] == ":", delimiter != s.startIndex {
-            let prefix = s[..<delimiter]
-            let after = s[s.index(after: delimiter)...]
-            let port = after.prefix { $0.isASCII && $0.isNumber }
-            let afterPort = after.dropFirst(port.count)
-            if !port.isEmpty, afterPort.isEmpty || afterPort.first == "/" {
+        let utf8 = s.utf8
+        let delimiter = utf8.firstIndex { $0 == colon || $0 == slash || $0 == question || $0 == hash }
+        if let delimiter, utf8[delimiter] == colon, delimiter != s.startIndex {
+            let prefix = utf8[..<delimiter]
+            let after = utf8[utf8.index(after: delimiter)...]
+            let portLength = after.prefix { $0 >= 0x30 && $0 <= 0x39 }.count
+            let afterPort = after.dropFirst(portLength)
+            if portLength > 0, afterPort.isEmpty || afterPort.first == slash {
                 return .registryHostPort
             }
-            if isSchemeChar(prefix.first!, first: true), prefix.dropFirst().allSatisfy({ isSchemeChar($0, first: false) }) {
-                return .scheme(String(prefix))
+            if isSchemeByte(prefix.first!, first: true), prefix.dropFirst().allSatisfy({ isSchemeByte($0, first: false) }) {
+                return .scheme(String(s[..<delimiter]))
             }
             return .invalid("has a ':' in its first path segment and is not a url")
         }
-        if s.hasPrefix("/") { return .absolutePath }
-        if s.first == ":" || s.first == "?" || s.first == "#" { return .invalid("has no host or path") }
+        if utf8.first == slash { return .absolutePath }
+        if let first = utf8.first, first == colon || first == question || first == hash { return .invalid("has no host or path") }
         return .noScheme
     }
 
     private static func invalidPercentEscape(_ s: String) -> String? {
-        let utf8 = Array(s.utf8)
-        var i = 0
-        while i < utf8.count {
-            if utf8[i] == UInt8(ascii: "%") {
-                guard i + 2 < utf8.count, isHex(utf8[i + 1]), isHex(utf8[i + 2]) else {
-                    return "has an invalid %-escape"
-                }
-                i += 3
-            } else {
-                i += 1
+        var pending = 0  // hex digits still expected after a '%'
+        for b in s.utf8 {
+            if pending > 0 {
+                guard isHex(b) else { return "has an invalid %-escape" }
+                pending -= 1
+            } else if b == UInt8(ascii: "%") {
+                pending = 2
             }
         }
-        return nil
+        return pending > 0 ? "has an invalid %-escape" : nil
     }
 
     private static func isHex(_ b: UInt8) -> Bool {
         (b >= 0x30 && b <= 0x39) || (b >= 0x41 && b <= 0x46) || (b >= 0x61 && b <= 0x66)
     }
 }
+
+private let colon = UInt8(ascii: ":")
+private let slash = UInt8(ascii: "/")
+private let question = UInt8(ascii: "?")
+private let hash = UInt8(ascii: "#")

@@ -146,11 +146,21 @@ enum TargetingRules {
         }
     }
 
+    /// RFC 1123 subdomain: dot-separated labels of [a-z0-9-], not starting or ending in '-'.
     static func isDNSSubdomain(_ s: String) -> Bool {
-        s.split(separator: ".", omittingEmptySubsequences: false).allSatisfy { label in
-            guard let first = label.first, let last = label.last else { return false }
-            return label.allSatisfy { ($0.isASCII && ($0.isLowercase || $0.isNumber)) || $0 == "-" }
-                && first != "-" && last != "-"
+        var labelLength = 0
+        var previous: UInt8 = UInt8(ascii: ".")
+        for b in s.utf8 {
+            if b == UInt8(ascii: ".") {
+                if labelLength == 0 || previous == UInt8(ascii: "-") { return false }
+                labelLength = 0
+            } else {
+                let ok = (b >= 0x61 && b <= 0x7A) || (b >= 0x30 && b <= 0x39) || b == UInt8(ascii: "-")
+                if !ok || (labelLength == 0 && b == UInt8(ascii: "-")) { return false }
+                labelLength += 1
+            }
+            previous = b
         }
+        return labelLength > 0 && previous != UInt8(ascii: "-")
     }
 }
