@@ -6,13 +6,63 @@ import Logging
 import Glibc
 #endif
 
-/// One JSON object per line on stderr, each written with a single write(2) so lines from
-/// several loop threads never interleave.
+/// One JSON object per line on stderr. Every write(2) carries whole lines, so lines from
+/// several loop threads never interleave. Decision lines are buffered per loop thread
+/// and flushed after each batch of events: one syscall per batch, not per request.
 enum LogSink {
     static func write(_ fields: JSONObject) {
         var line = JSONWriter().bytes(.object(fields))
         line.append(UInt8(ascii: "\n"))
-        line.withUnsafeBytes { _ = Glibc.write(2, $0.baseAddress, $0.count) }
+        writeAll(line)
+    }
+
+    /// Appends a line to this thread's buffer (flushed by `flushThreadBuffer`, or at 32 KiB).
+    static func buffered(_ fields: JSONObject) {
+        let buffer = threadBuffer()
+        JSONWriter().write(.object(fields), into: &buffer.bytes)
+        buffer.bytes.append(UInt8(ascii: "\n"))
+        if buffer.bytes.count >= 32 * 1024 { flushThreadBuffer() }
+    }
+
+    static func flushThreadBuffer() {
+        guard let raw = pthread_getspecific(bufferKey) else { return }
+        let buffer = Unmanaged<LineBuffer>.fromOpaque(raw).takeUnretainedValue()
+        guard !buffer.bytes.isEmpty else { return }
+        writeAll(buffer.bytes)
+        buffer.bytes.removeAll(keepingCapacity: true)
+    }
+
+    private final class LineBuffer {
+        var bytes: [UInt8] = []
+    }
+
+    private static let bufferKey: pthread_key_t = {
+        var key = pthread_key_t()
+        pthread_key_create(&key) { raw in
+            if let raw { Unmanaged<AnyObject>.fromOpaque(raw).release() }
+        }
+        return key
+    }()
+
+    private static func threadBuffer() -> LineBuffer {
+        if let raw = pthread_getspecific(bufferKey) {
+            return Unmanaged<LineBuffer>.fromOpaque(raw).takeUnretainedValue()
+        }
+        let buffer = LineBuffer()
+        pthread_setspecific(bufferKey, Unmanaged.passRetained(buffer).toOpaque())
+        return buffer
+    }
+
+    private static func writeAll(_ bytes: [UInt8]) {
+        bytes.withUnsafeBytes { raw in
+            var offset = 0
+            while offset < raw.count {
+                let n = Glibc.write(2, raw.baseAddress! + offset, raw.count - offset)
+                if n < 0 && errno == EINTR { continue }
+                if n <= 0 { return }
+                offset += n
+            }
+        }
     }
 
     static func timestamp() -> String {
@@ -76,6 +126,6 @@ enum DecisionLog {
             ("warnings", .number(outcome.response.warnings.count)), ("patchOps", .number(outcome.response.patch.count)),
             ("dryRun", .bool(r.dryRun)), ("latencyMicros", .number(Int(latencyNanoseconds / 1000))),
         ])
-        LogSink.write(fields)
+        LogSink.buffered(fields)
     }
 }

@@ -1,6 +1,7 @@
 import AdmissionKit
 import HTTPServer
 import Prometheus
+import Synchronization
 
 /// The metrics of DESIGN.md, on swift-prometheus's registry.
 final class WebhookMetrics: ServerObserver, Sendable {
@@ -9,6 +10,10 @@ final class WebhookMetrics: ServerObserver, Sendable {
     private let certificateExpiry: Gauge
     private let openHTTP1: Gauge
     private let openHTTP2: Gauge
+    /// The registry's make* calls validate names and hash label arrays on every call;
+    /// the handful of label sets we use are looked up here instead.
+    private let requestMetrics = Mutex<[String: (Counter, DurationHistogram)]>([:])
+    private let decisionCounters = Mutex<[String: Counter]>([:])
 
     /// 25 µs to 2.5 s: admission work is microseconds; the tail shows queueing.
     static let latencyBuckets: [Duration] = [
@@ -38,21 +43,35 @@ final class WebhookMetrics: ServerObserver, Sendable {
     func connectionOpened(_ version: HTTPVersion) { (version == .http2 ? openHTTP2 : openHTTP1).increment() }
     func connectionClosed(_ version: HTTPVersion) { (version == .http2 ? openHTTP2 : openHTTP1).decrement() }
     func handshakeFailed(_ reason: String) { handshakeFailures.increment() }
+    func loopIterationEnded() { LogSink.flushThreadBuffer() }
 
     func certificateExpires(at unixTime: Int64) { certificateExpiry.set(Double(unixTime)) }
 
     func request(endpoint: String, status: Int, nanoseconds: UInt64) {
-        let labels = [("endpoint", endpoint), ("code", String(status))]
-        registry.makeCounter(descriptor: Self.requestsName, labels: labels).increment()
-        registry.makeDurationHistogram(descriptor: Self.durationName, labels: labels, buckets: Self.latencyBuckets)
-            .recordNanoseconds(Int64(nanoseconds))
+        let key = "\(endpoint) \(status)"
+        let (counter, histogram) = requestMetrics.withLock { cache in
+            if let hit = cache[key] { return hit }
+            let labels = [("endpoint", endpoint), ("code", String(status))]
+            let made = (
+                registry.makeCounter(descriptor: Self.requestsName, labels: labels),
+                registry.makeDurationHistogram(descriptor: Self.durationName, labels: labels, buckets: Self.latencyBuckets)
+            )
+            cache[key] = made
+            return made
+        }
+        counter.increment()
+        histogram.recordNanoseconds(Int64(nanoseconds))
     }
 
     func decision(_ outcome: ReviewOutcome) {
-        registry.makeCounter(
-            descriptor: Self.decisionsName,
-            labels: [("webhook", outcome.endpoint.rawValue), ("allowed", String(outcome.response.allowed)), ("operation", outcome.request.operation.rawValue)]
-        ).increment()
+        let labels = [("webhook", outcome.endpoint.rawValue), ("allowed", String(outcome.response.allowed)), ("operation", outcome.request.operation.rawValue)]
+        let key = labels.map(\.1).joined(separator: " ")
+        decisionCounters.withLock { cache in
+            if let hit = cache[key] { return hit }
+            let made = registry.makeCounter(descriptor: Self.decisionsName, labels: labels)
+            cache[key] = made
+            return made
+        }.increment()
     }
 
     func render() -> [UInt8] { registry.emitToBuffer() }

@@ -45,8 +45,7 @@ struct WebhookRoutes: Sendable {
             return r
         }
         let contentType = request.headers["content-type"] ?? ""
-        let mediaType = contentType.split(separator: ";").first.map { $0.trimmingCharacters(in: " \t").lowercased() } ?? ""
-        guard mediaType == "application/json" else {
+        guard Self.isJSON(contentType) else {
             return Self.status(415, "Content-Type must be application/json, not \(contentType.isEmpty ? "missing" : "\"\(contentType.prefix(64))\"")")
         }
         do {
@@ -59,6 +58,19 @@ struct WebhookRoutes: Sendable {
         }
     }
 
+    /// `application/json`, any case, optionally with parameters (`; charset=utf-8`).
+    /// Byte-level: this runs on every review.
+    static func isJSON(_ contentType: String) -> Bool {
+        let expected = "application/json".utf8
+        var bytes = contentType.utf8.drop { $0 == 0x20 || $0 == 0x09 }[...]
+        guard bytes.count >= expected.count,
+            zip(bytes.prefix(expected.count), expected).allSatisfy({ ($0 | 0x20) == $1 || $0 == $1 })
+        else { return false }
+        bytes = bytes.dropFirst(expected.count)
+        let rest = bytes.drop { $0 == 0x20 || $0 == 0x09 }
+        return rest.isEmpty || rest.first == UInt8(ascii: ";")
+    }
+
     /// Errors as a metav1 Status: the apiserver keeps its message when the webhook fails.
     static func status(_ code: Int, _ message: String) -> HTTPResponse {
         let body: JSON = [
@@ -66,11 +78,5 @@ struct WebhookRoutes: Sendable {
             "reason": code == 400 ? "BadRequest" : (code == 415 ? "UnsupportedMediaType" : "MethodNotAllowed"), "code": .number(code),
         ]
         return HTTPResponse(status: code, headers: [("content-type", "application/json")], body: JSONWriter().bytes(body))
-    }
-}
-
-extension Substring {
-    func trimmingCharacters(in set: String) -> String {
-        String(drop { set.contains($0) }.reversed().drop { set.contains($0) }.reversed())
     }
 }

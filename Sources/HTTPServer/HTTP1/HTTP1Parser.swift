@@ -177,6 +177,9 @@ struct ChunkedDecoder: Sendable {
             case .size, .dataEnd, .trailer:
                 let b = input[i]
                 i += 1
+                if case .dataEnd = state, b != 0x0D, b != 0x0A {
+                    throw HTTP1Error(status: 400, message: "missing CRLF after chunk data")
+                }
                 guard b == 0x0A else {
                     line.append(b)
                     if line.count > Self.maxLineBytes { throw HTTP1Error(status: 400, message: "chunk line too long") }

@@ -84,6 +84,9 @@ final class Connection {
             let n = buffer.withUnsafeMutableBytes { SSL_read(ssl, $0.baseAddress, Int32($0.count)) }
             if n > 0 {
                 buffer.withUnsafeBufferPointer { received(UnsafeBufferPointer(rebasing: $0[0..<Int(n)])) }
+                // A short read with nothing buffered in OpenSSL means the socket is drained:
+                // skip the read(2) that would only say EAGAIN (epoll is level-triggered).
+                if Int(n) < buffer.count && SSL_has_pending(ssl) == 0 { break }
                 continue
             }
             let error = SSL_get_error(ssl, n)

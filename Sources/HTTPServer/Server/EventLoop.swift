@@ -83,6 +83,7 @@ final class EventLoop {
                     connection.handle(events: mask)
                 }
             }
+            observer.loopIterationEnded()
             if !draining, drainRequested.load(ordering: .acquiring) { beginDrain() }
             let now = monotonicNanoseconds()
             if now - lastSweep >= 1_000_000_000 || draining {
@@ -92,6 +93,7 @@ final class EventLoop {
             if draining && (connections.isEmpty || now >= drainDeadline) { break }
         }
         for connection in Array(connections.values) { connection.close() }
+        observer.loopIterationEnded()
     }
 
     private func acceptAll() {

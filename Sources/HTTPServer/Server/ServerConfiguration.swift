@@ -28,6 +28,13 @@ public protocol ServerObserver: Sendable {
     func connectionOpened(_ version: HTTPVersion)
     func connectionClosed(_ version: HTTPVersion)
     func handshakeFailed(_ reason: String)
+    /// Called on a loop thread after it handled one batch of ready events (and once when
+    /// the loop ends): the place to flush per-thread buffers such as log lines.
+    func loopIterationEnded()
+}
+
+extension ServerObserver {
+    public func loopIterationEnded() {}
 }
 
 public struct NoObserver: ServerObserver {

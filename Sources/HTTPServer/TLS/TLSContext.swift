@@ -47,6 +47,9 @@ public final class TLSContext: @unchecked Sendable {
         _ = ctls_set_groups(ctx, "X25519:P-256:P-384")
         // Idle keep-alive connections hold no read/write buffers (RSS stays small).
         _ = ctls_set_mode(ctx, Int(SSL_MODE_ENABLE_PARTIAL_WRITE | SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER | SSL_MODE_RELEASE_BUFFERS))
+        // Read whole TLS records (and whatever follows) in one read(2) instead of header
+        // and body separately; the connection checks SSL_has_pending before waiting.
+        ctls_set_read_ahead(ctx)
         guard SSL_CTX_use_certificate(ctx, chain[0]) == 1 else { throw TLSError("certificate") }
         for intermediate in chain.dropFirst() {
             guard ctls_add_chain_cert(ctx, intermediate) == 1 else { throw TLSError("certificate chain") }

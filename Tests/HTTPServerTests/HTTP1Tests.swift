@@ -1,0 +1,166 @@
+import Testing
+
+@testable import HTTPServer
+
+private func parse(_ text: String, maxHead: Int = 16384) -> HTTP1Parser.Result {
+    Array(text.utf8).withUnsafeBufferPointer { HTTP1Parser.parseHead($0, maxHeadBytes: maxHead) }
+}
+
+@Suite struct HTTP1ParserTests {
+    static let request = "POST /validate?timeout=10s HTTP/1.1\r\nHost: webhook.ns.svc:443\r\nContent-Type: application/json\r\nAccept: application/json, */*\r\nContent-Length: 2\r\n\r\n"
+
+    @Test func parsesTheApiserverRequest() throws {
+        guard case .complete(let head, let consumed) = parse(Self.request) else {
+            Issue.record("not complete")
+            return
+        }
+        #expect(head.method == "POST" && head.target == "/validate?timeout=10s" && head.minorVersion == 1)
+        #expect(head.headers.map(\.name) == ["host", "content-type", "accept", "content-length"])
+        #expect(head.headers[2].value == "application/json, */*")
+        #expect(consumed == Self.request.utf8.count)
+    }
+
+    @Test func everyPrefixIsIncomplete() {
+        let bytes = Array(Self.request.utf8)
+        for n in 0..<bytes.count {
+            let result = Array(bytes[0..<n]).withUnsafeBufferPointer { HTTP1Parser.parseHead($0, maxHeadBytes: 16384) }
+            #expect(result == .incomplete, "prefix of \(n) bytes: \(result)")
+        }
+    }
+
+    @Test(arguments: [
+        ("GET / HTTP/1.1\nHost: x\n\n", 0),  // bare LF accepted
+        ("GARBAGE\r\n\r\n", 400),
+        ("GET  / HTTP/1.1\r\n\r\n", 400),
+        ("GET / HTTP/2.0\r\n\r\n", 505),
+        ("GET / HTTX/1.1\r\n\r\n", 400),
+        ("GET / HTTP/1.1\r\n folded: x\r\n\r\n", 400),
+        ("GET / HTTP/1.1\r\nNo Colon\r\n\r\n", 400),
+        ("GET / HTTP/1.1\r\nBad Name: x\r\n\r\n", 400),
+        ("G@T / HTTP/1.1\r\n\r\n", 400),
+        ("\u{16}\u{03}\u{01}", 400),  // a TLS ClientHello in clear text
+    ])
+    func refusesMalformedHeads(_ text: String, _ status: Int) {
+        switch parse(text) {
+        case .complete: #expect(status == 0)
+        case .invalid(let error): #expect(error.status == status)
+        case .incomplete: Issue.record("incomplete for \(text)")
+        }
+    }
+
+    @Test func headLimitGives431() {
+        let big = "GET / HTTP/1.1\r\nX: " + String(repeating: "a", count: 20000)
+        #expect(parse(big) == .invalid(HTTP1Error(status: 431, message: "request line and headers exceed 16384 bytes")))
+    }
+}
+
+@Suite struct ChunkedDecoderTests {
+    @Test func decodesChunksWithExtensionsAndTrailersByteByByte() throws {
+        let body = Array("4;ext=1\r\nWiki\r\n5\r\npedia\r\n0\r\nTrailer: x\r\n\r\nNEXT".utf8)
+        var decoder = ChunkedDecoder(maxBody: 100)
+        var used = 0
+        for b in body where !decoder.isDone {
+            used += try [b].withUnsafeBufferPointer { try decoder.feed($0) }
+        }
+        #expect(decoder.isDone)
+        #expect(String(decoding: decoder.body, as: UTF8.self) == "Wikipedia")
+        #expect(used == body.count - 4)
+    }
+
+    @Test func refusesBadSizesAndOversizedBodies() {
+        for (text, status) in [("zz\r\n", 400), ("ffffffffffffffffff\r\n", 400), ("65\r\n", 413), ("4\r\nabcdX", 400)] {
+            var decoder = ChunkedDecoder(maxBody: 100)
+            do {
+                _ = try Array(text.utf8).withUnsafeBufferPointer { buffer throws(HTTP1Error) in try decoder.feed(buffer) }
+                Issue.record("\(text) was accepted")
+            } catch {
+                #expect(error.status == status, "\(text)")
+            }
+        }
+    }
+}
+
+@Suite struct HTTP1SessionTests {
+    func feed(_ session: inout HTTP1Session, _ text: String) {
+        Array(text.utf8).withUnsafeBufferPointer { session.receive($0) }
+    }
+
+    @Test func pipelinedRequestsComeOutInOrder() {
+        var session = HTTP1Session(maxHeadBytes: 16384, maxBodyBytes: 1000)
+        feed(&session, "POST /a HTTP/1.1\r\nContent-Length: 3\r\n\r\nabcGET /b HTTP/1.1\r\n\r\nPOST /c HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n1\r\nx\r\n0\r\n\r\n")
+        var targets: [String] = []
+        var bodies: [String] = []
+        while case .request(let head, let body, let keepAlive) = session.next() {
+            #expect(keepAlive)
+            targets.append(head.target)
+            bodies.append(String(decoding: body, as: UTF8.self))
+        }
+        #expect(targets == ["/a", "/b", "/c"])
+        #expect(bodies == ["abc", "", "x"])
+    }
+
+    @Test func bodyArrivingByteByByte() {
+        var session = HTTP1Session(maxHeadBytes: 16384, maxBodyBytes: 1000)
+        let text = "POST /a HTTP/1.1\r\nContent-Length: 5\r\n\r\nhello"
+        var events: [HTTP1Session.Event] = []
+        for c in text {
+            feed(&session, String(c))
+            let e = session.next()
+            if e != .needMore { events.append(e) }
+        }
+        #expect(events.count == 1)
+        if case .request(_, let body, _) = events.first { #expect(body == Array("hello".utf8)) }
+    }
+
+    @Test func expectContinueIsAnsweredOnceBeforeTheBody() {
+        var session = HTTP1Session(maxHeadBytes: 16384, maxBodyBytes: 1000)
+        feed(&session, "POST /a HTTP/1.1\r\nExpect: 100-continue\r\nContent-Length: 2\r\n\r\n")
+        #expect(session.next() == .sendContinue)
+        #expect(session.next() == .needMore)
+        feed(&session, "{}")
+        if case .request = session.next() {} else { Issue.record("no request") }
+    }
+
+    @Test func oversizedBodyIsRefusedBeforeItIsRead() {
+        var session = HTTP1Session(maxHeadBytes: 16384, maxBodyBytes: 10)
+        feed(&session, "POST /a HTTP/1.1\r\nExpect: 100-continue\r\nContent-Length: 11\r\n\r\n")
+        guard case .error(let error) = session.next() else {
+            Issue.record("expected an error")
+            return
+        }
+        #expect(error.status == 413)
+    }
+
+    @Test(arguments: [
+        ("POST / HTTP/1.1\r\nContent-Length: 1\r\nTransfer-Encoding: chunked\r\n\r\n", 400),
+        ("POST / HTTP/1.1\r\nContent-Length: 1\r\nContent-Length: 2\r\n\r\n", 400),
+        ("POST / HTTP/1.1\r\nContent-Length: -1\r\n\r\n", 400),
+        ("POST / HTTP/1.1\r\nTransfer-Encoding: gzip, chunked\r\n\r\n", 501),
+        ("POST / HTTP/1.1\r\nExpect: 200-ok\r\n\r\n", 417),
+    ])
+    func framingAttacksAreRefused(_ text: String, _ status: Int) {
+        var session = HTTP1Session(maxHeadBytes: 16384, maxBodyBytes: 1000)
+        feed(&session, text)
+        guard case .error(let error) = session.next() else {
+            Issue.record("expected \(status)")
+            return
+        }
+        #expect(error.status == status)
+    }
+
+    @Test func keepAliveRules() {
+        func head(_ minor: Int, _ connection: String?) -> HTTP1Head {
+            HTTP1Head(method: "GET", target: "/", minorVersion: minor, headers: connection.map { [("connection", $0)] } ?? [])
+        }
+        #expect(HTTP1Session.keepAlive(head(1, nil)))
+        #expect(!HTTP1Session.keepAlive(head(1, "close")))
+        #expect(!HTTP1Session.keepAlive(head(1, "keep-alive, Close")))
+        #expect(!HTTP1Session.keepAlive(head(0, nil)))
+        #expect(HTTP1Session.keepAlive(head(0, "keep-alive")))
+    }
+
+    @Test func serializesResponses() {
+        let bytes = HTTP1Session.serialize(.text(404, "no"), keepAlive: false, date: "Thu, 26 Nov 2026 00:00:00 GMT")
+        #expect(String(decoding: bytes, as: UTF8.self) == "HTTP/1.1 404 Not Found\r\ncontent-type: text/plain; charset=utf-8\r\ncontent-length: 3\r\ndate: Thu, 26 Nov 2026 00:00:00 GMT\r\nconnection: close\r\n\r\nno\n")
+    }
+}

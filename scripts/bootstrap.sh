@@ -1,0 +1,22 @@
+#!/usr/bin/env bash
+# Installs what building and testing need on a fresh Debian/Ubuntu machine, and nothing
+# that is already there. Idempotent; safe to run every time.
+#   build: libnghttp2-dev (HTTP/2), libssl-dev (TLS)
+#   tests: curl, openssl, nghttp2-client (h2load), python3 with jsonpatch
+set -euo pipefail
+
+need=()
+for pkg in libnghttp2-dev libssl-dev pkg-config curl openssl nghttp2-client python3; do
+  dpkg -s "$pkg" >/dev/null 2>&1 || need+=("$pkg")
+done
+if ((${#need[@]})); then
+  echo "bootstrap: installing ${need[*]}" >&2
+  sudo=""
+  [[ $(id -u) == 0 ]] || sudo="sudo"
+  $sudo apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq "${need[@]}" >/dev/null
+fi
+if ! python3 -c 'import jsonpatch' 2>/dev/null; then
+  echo "bootstrap: installing the jsonpatch Python package" >&2
+  python3 -m pip install -q jsonpatch 2>/dev/null || python3 -m pip install -q --break-system-packages jsonpatch
+fi
