@@ -2,7 +2,8 @@
 # Installs what building and testing need on a fresh Debian/Ubuntu machine, and nothing
 # that is already there. Idempotent; safe to run every time.
 #   build: libnghttp2-dev (HTTP/2), libssl-dev (TLS)
-#   tests: curl, openssl, nghttp2-client (h2load), python3 with jsonpatch
+#   tests: curl, openssl, nghttp2-client (h2load), python3 with jsonpatch, PyYAML and
+#          kubernetes-validate, kubectl (for `kubectl kustomize`)
 set -euo pipefail
 
 need=()
@@ -16,7 +17,17 @@ if ((${#need[@]})); then
   $sudo apt-get update -qq
   DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq "${need[@]}" >/dev/null
 fi
-if ! python3 -c 'import jsonpatch' 2>/dev/null; then
-  echo "bootstrap: installing the jsonpatch Python package" >&2
-  python3 -m pip install -q jsonpatch 2>/dev/null || python3 -m pip install -q --break-system-packages jsonpatch
+# kubectl: preinstalled on this project's machines; Debian's kubernetes-client otherwise.
+if ! command -v kubectl >/dev/null 2>&1; then
+  echo "bootstrap: installing kubectl (kubernetes-client)" >&2
+  sudo=""
+  [[ $(id -u) == 0 ]] || sudo="sudo"
+  $sudo apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq kubernetes-client >/dev/null
 fi
+for module in jsonpatch:jsonpatch yaml:PyYAML kubernetes_validate:kubernetes-validate; do
+  if ! python3 -c "import ${module%%:*}" 2>/dev/null; then
+    echo "bootstrap: installing the ${module#*:} Python package" >&2
+    python3 -m pip install -q "${module#*:}" 2>/dev/null || python3 -m pip install -q --break-system-packages "${module#*:}"
+  fi
+done

@@ -1,0 +1,139 @@
+#!/usr/bin/env python3
+"""Renders every kustomization with `kubectl kustomize`, validates each object against the
+Kubernetes API schemas (kubernetes-validate, strict: unknown fields are errors), checks
+cert-manager objects against the fields they need, and checks what the webhook needs of
+the rendered YAML. Exit 0 only if everything holds.
+
+  check_manifests.py MANIFESTS_DIR [K8S_VERSION]
+static-ca must have been filled in by certs/make-certs.sh (the test does it in a copy).
+"""
+import subprocess
+import sys
+
+import kubernetes_validate
+import yaml
+
+NAME = "wasmplugin-webhook"
+failures = []
+
+
+def check(condition, message):
+    if not condition:
+        failures.append(message)
+
+
+def render(path):
+    out = subprocess.run(["kubectl", "kustomize", path], capture_output=True, text=True, timeout=60)
+    if out.returncode != 0:
+        raise SystemExit(f"kubectl kustomize {path} failed: {out.stderr}")
+    return [d for d in yaml.safe_load_all(out.stdout) if d]
+
+
+def by_kind(docs, kind):
+    return [d for d in docs if d["kind"] == kind]
+
+
+def check_webhook(doc, mutating):
+    kind = doc["kind"]
+    webhooks = doc["webhooks"]
+    check(len(webhooks) == 1, f"{kind}: one webhook")
+    w = webhooks[0]
+    check(w.get("sideEffects") == "None", f"{kind}: sideEffects None")
+    check(w.get("admissionReviewVersions") == ["v1"], f"{kind}: admissionReviewVersions [v1]")
+    check(w.get("failurePolicy") == "Fail", f"{kind}: failurePolicy Fail")
+    check(w.get("matchPolicy") == "Equivalent", f"{kind}: matchPolicy Equivalent")
+    check(1 <= w.get("timeoutSeconds", 10) <= 10 and "timeoutSeconds" in w, f"{kind}: timeoutSeconds well under 30")
+    check(w["clientConfig"]["service"] == {"name": NAME, "namespace": NAME, "path": "/mutate" if mutating else "/validate", "port": 443},
+          f"{kind}: clientConfig.service {w['clientConfig']['service']}")
+    rule = w["rules"]
+    check(rule == [{"apiGroups": ["extensions.istio.io"], "apiVersions": ["v1alpha1"], "resources": ["wasmplugins"],
+                    "operations": ["CREATE", "UPDATE"], "scope": "Namespaced"}], f"{kind}: rules {rule}")
+    expressions = w["namespaceSelector"]["matchExpressions"]
+    check({"key": "kubernetes.io/metadata.name", "operator": "NotIn", "values": [NAME, "kube-system"]} in expressions,
+          f"{kind}: namespaceSelector must leave out {NAME} and kube-system")
+    if mutating:
+        check(w.get("reinvocationPolicy") == "IfNeeded", f"{kind}: reinvocationPolicy IfNeeded")
+    else:
+        check("reinvocationPolicy" not in w, f"{kind}: validating webhooks have no reinvocationPolicy")
+    return w
+
+
+def check_base(docs, overlay):
+    kinds = sorted(d["kind"] for d in docs)
+    for k in ["Namespace", "ServiceAccount", "Deployment", "Service", "PodDisruptionBudget", "ConfigMap",
+              "MutatingWebhookConfiguration", "ValidatingWebhookConfiguration"]:
+        check(k in kinds, f"{overlay}: missing {k}")
+    for d in docs:
+        if d["kind"] not in ("Namespace", "MutatingWebhookConfiguration", "ValidatingWebhookConfiguration"):
+            check(d["metadata"].get("namespace") == NAME, f"{overlay}: {d['kind']} {d['metadata']['name']} not in namespace {NAME}")
+    dep = by_kind(docs, "Deployment")[0]
+    spec = dep["spec"]
+    pod = spec["template"]["spec"]
+    check(spec["replicas"] >= 2, "Deployment: at least 2 replicas")
+    check(pod.get("topologySpreadConstraints") or pod.get("affinity", {}).get("podAntiAffinity"), "Deployment: spread or anti-affinity")
+    check(pod["securityContext"].get("runAsNonRoot") is True, "Pod: runAsNonRoot")
+    check(pod["securityContext"].get("seccompProfile", {}).get("type") == "RuntimeDefault", "Pod: seccomp RuntimeDefault")
+    c = pod["containers"][0]
+    sc = c["securityContext"]
+    check(sc.get("readOnlyRootFilesystem") is True, "container: readOnlyRootFilesystem")
+    check(sc.get("allowPrivilegeEscalation") is False, "container: allowPrivilegeEscalation false")
+    check(sc.get("capabilities", {}).get("drop") == ["ALL"], "container: drop ALL capabilities")
+    for probe, path in (("readinessProbe", "/readyz"), ("livenessProbe", "/healthz")):
+        get = c[probe]["httpGet"]
+        check(get["path"] == path and get["scheme"] == "HTTPS", f"container: {probe} {path} over HTTPS")
+    check("requests" in c["resources"] and "limits" in c["resources"], "container: resources")
+    args = c["args"]
+    check(args[0] == "serve" and "--tls-cert=/tls/tls.crt" in args and "--tls-key=/tls/tls.key" in args, f"container args {args}")
+    policy_arg = [a for a in args if a.startswith("--policy=")]
+    check(policy_arg == ["--policy=/etc/wasmplugin-webhook/policy.yaml"], "container: --policy from the ConfigMap")
+    volumes = {v["name"]: v for v in pod["volumes"]}
+    check(volumes["tls"]["secret"]["secretName"] == f"{NAME}-tls", "TLS Secret mounted as a volume")
+    cm = by_kind(docs, "ConfigMap")[0]
+    check(volumes["policy"]["configMap"]["name"] == cm["metadata"]["name"], "policy ConfigMap mounted (hashed name)")
+    check("policy.yaml" in cm["data"], "ConfigMap holds policy.yaml")
+    svc = by_kind(docs, "Service")[0]
+    check(svc["spec"]["ports"][0]["port"] == 443 and svc["spec"]["ports"][0]["targetPort"] == "https", "Service 443 -> https")
+    pdb = by_kind(docs, "PodDisruptionBudget")[0]
+    check(pdb["spec"].get("minAvailable") == 1, "PDB minAvailable 1")
+    return (check_webhook(by_kind(docs, "MutatingWebhookConfiguration")[0], True),
+            check_webhook(by_kind(docs, "ValidatingWebhookConfiguration")[0], False))
+
+
+def validate_schemas(docs, overlay, version):
+    for d in docs:
+        try:
+            kubernetes_validate.validate(d, version, strict=True)
+        except kubernetes_validate.SchemaNotFoundError:
+            check(d["apiVersion"] == "cert-manager.io/v1", f"{overlay}: no schema for {d['apiVersion']} {d['kind']}")
+        except kubernetes_validate.ValidationError as e:
+            failures.append(f"{overlay}: {d['kind']} {d['metadata']['name']}: {e}")
+
+
+def main(root, version="1.30"):
+    for overlay in ("base", "overlays/cert-manager", "overlays/static-ca"):
+        docs = render(f"{root}/{overlay}")
+        validate_schemas(docs, overlay, version)
+        mutating, validating = check_base(docs, overlay)
+        if overlay.endswith("cert-manager"):
+            for d in by_kind(docs, "MutatingWebhookConfiguration") + by_kind(docs, "ValidatingWebhookConfiguration"):
+                check(d["metadata"].get("annotations", {}).get("cert-manager.io/inject-ca-from") == f"{NAME}/{NAME}-serving",
+                      f"{d['kind']}: cert-manager CA injection annotation")
+            certs = {c["metadata"]["name"]: c for c in by_kind(docs, "Certificate")}
+            serving = certs.get(f"{NAME}-serving", {}).get("spec", {})
+            check(serving.get("secretName") == f"{NAME}-tls", "serving Certificate writes the mounted Secret")
+            check(sorted(serving.get("dnsNames", [])) == [f"{NAME}.{NAME}.svc", f"{NAME}.{NAME}.svc.cluster.local"], "serving Certificate SANs")
+            check(serving.get("issuerRef", {}).get("name") in {i["metadata"]["name"] for i in by_kind(docs, "Issuer")}, "serving Certificate issuer exists")
+        if overlay.endswith("static-ca"):
+            secret = [s for s in by_kind(docs, "Secret") if s["metadata"]["name"] == f"{NAME}-tls"]
+            check(len(secret) == 1 and secret[0]["type"] == "kubernetes.io/tls", "static-ca: the TLS Secret")
+            for w in (mutating, validating):
+                check(len(w["clientConfig"].get("caBundle", "")) > 100, "static-ca: caBundle filled in")
+        print(f"{overlay}: {len(docs)} objects rendered and checked")
+    for f in failures:
+        print("FAIL " + f)
+    print(f"manifests: {len(failures)} problems")
+    return 1 if failures else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(*sys.argv[1:]))
