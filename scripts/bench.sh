@@ -16,7 +16,7 @@ for tool in h2load wrk python3 curl; do
   command -v $tool >/dev/null || { echo "bench: $tool is missing (apt-get install nghttp2-client wrk)" >&2; exit 2; }
 done
 scripts/bootstrap.sh
-swift build -c release --product wasmplugin-webhook >/dev/null
+swift build -c release --static-swift-stdlib --product wasmplugin-webhook >/dev/null
 
 work=$(mktemp -d /tmp/wasmplugin-bench.XXXXXX)
 port=9555
