@@ -30,10 +30,21 @@ enum LogSink {
         guard !buffer.bytes.isEmpty else { return }
         writeAll(buffer.bytes)
         buffer.bytes.removeAll(keepingCapacity: true)
+        buffer.lastFlush = monotonicNanoseconds()
+    }
+
+    /// Called after each batch of events: under load a batch is often one request, so
+    /// write only when 100 ms have passed (or 32 KiB piled up). An idle loop still wakes
+    /// every second, so a line is never held longer than about that.
+    static func flushThreadBufferIfDue() {
+        guard let raw = pthread_getspecific(bufferKey) else { return }
+        let buffer = Unmanaged<LineBuffer>.fromOpaque(raw).takeUnretainedValue()
+        if !buffer.bytes.isEmpty, monotonicNanoseconds() - buffer.lastFlush >= 100_000_000 { flushThreadBuffer() }
     }
 
     private final class LineBuffer {
         var bytes: [UInt8] = []
+        var lastFlush: UInt64 = 0
     }
 
     private static let bufferKey: pthread_key_t = {

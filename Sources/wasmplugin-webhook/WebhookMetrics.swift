@@ -43,7 +43,8 @@ final class WebhookMetrics: ServerObserver, Sendable {
     func connectionOpened(_ version: HTTPVersion) { (version == .http2 ? openHTTP2 : openHTTP1).increment() }
     func connectionClosed(_ version: HTTPVersion) { (version == .http2 ? openHTTP2 : openHTTP1).decrement() }
     func handshakeFailed(_ reason: String) { handshakeFailures.increment() }
-    func loopIterationEnded() { LogSink.flushThreadBuffer() }
+    func loopIterationEnded() { LogSink.flushThreadBufferIfDue() }
+    func loopEnded() { LogSink.flushThreadBuffer() }
 
     func certificateExpires(at unixTime: Int64) { certificateExpiry.set(Double(unixTime)) }
 

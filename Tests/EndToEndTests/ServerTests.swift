@@ -20,7 +20,12 @@ import Testing
         let (_, mutated) = try server.post("mutate-no-scheme", to: "/mutate", ["--http2"])
         #expect(response(mutated)["patchType"] as? String == "JSONPatch")
         // One JSON log line per decision, with no credential in it.
-        let decisions = server.logLines().filter { $0["msg"] as? String == "admission decision" }
+        // Decision lines are flushed per loop batch, at the latest after the loop's 1 s wake-up.
+        var decisions: [[String: Any]] = []
+        for _ in 0..<40 where decisions.count < 4 {
+            usleep(100_000)
+            decisions = server.logLines().filter { $0["msg"] as? String == "admission decision" }
+        }
         #expect(decisions.count == 4)
         #expect(decisions.allSatisfy { $0["uid"] != nil && $0["operation"] as? String == "CREATE" && $0["latencyMicros"] != nil })
         let log = try String(contentsOfFile: server.log, encoding: .utf8)

@@ -7,6 +7,11 @@ public struct HTTPHeaders: Sendable, Sequence {
         self.entries = entries.map { ($0.name.lowercased(), $0.value) }
     }
 
+    /// For names the HTTP/1 parser already lower-cased.
+    init(lowercased entries: [(name: String, value: String)]) {
+        self.entries = entries
+    }
+
     public mutating func add(_ name: String, _ value: String) {
         entries.append((name.lowercased(), value))
     }

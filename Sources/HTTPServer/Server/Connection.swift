@@ -181,7 +181,7 @@ final class Connection {
                 closeAfterFlush = true
             case .request(let head, let body, let keepAlive):
                 requestStarted = 0
-                let request = HTTPRequest(method: head.method, target: head.target, headers: HTTPHeaders(head.headers), body: body, version: .http1)
+                let request = HTTPRequest(method: head.method, target: head.target, headers: HTTPHeaders(lowercased: head.headers), body: body, version: .http1)
                 let response = loop.handler(request)
                 let keep = keepAlive && !finishAfterCurrent
                 output += HTTP1Session.serialize(response, keepAlive: keep, date: loop.date(), headOnly: head.method == "HEAD")

@@ -93,7 +93,7 @@ final class EventLoop {
             if draining && (connections.isEmpty || now >= drainDeadline) { break }
         }
         for connection in Array(connections.values) { connection.close() }
-        observer.loopIterationEnded()
+        observer.loopEnded()
     }
 
     private func acceptAll() {

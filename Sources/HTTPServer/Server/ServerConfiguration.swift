@@ -28,13 +28,16 @@ public protocol ServerObserver: Sendable {
     func connectionOpened(_ version: HTTPVersion)
     func connectionClosed(_ version: HTTPVersion)
     func handshakeFailed(_ reason: String)
-    /// Called on a loop thread after it handled one batch of ready events (and once when
-    /// the loop ends): the place to flush per-thread buffers such as log lines.
+    /// Called on a loop thread after it handled one batch of ready events, and after an
+    /// idle wake-up (at least once a second): the place to flush per-thread buffers.
     func loopIterationEnded()
+    /// Called on a loop thread when its loop has ended (drained): flush everything.
+    func loopEnded()
 }
 
 extension ServerObserver {
     public func loopIterationEnded() {}
+    public func loopEnded() {}
 }
 
 public struct NoObserver: ServerObserver {
