@@ -114,6 +114,24 @@ import Testing
         #expect(none.stdout.contains("HTTP/1.1 200 OK"))
     }
 
+    /// sslscan's view: TLS 1.2 and 1.3 only, and only ECDHE key exchange with AEAD suites.
+    @Test func sslscanFindsOnlyModernProtocolsAndSuites() throws {
+        let server = try WebhookServer()
+        let out = try run("sslscan", ["--no-colour", "127.0.0.1:\(server.port)"], timeout: 60)
+        #expect(out.status == 0, "\(out.stderr)")
+        for line in ["SSLv2     disabled", "SSLv3     disabled", "TLSv1.0   disabled", "TLSv1.1   disabled", "TLSv1.2   enabled", "TLSv1.3   enabled"] {
+            #expect(out.stdout.contains(line), "missing: \(line)")
+        }
+        let suites = out.stdout.split(separator: "\n").filter { $0.hasPrefix("Accepted") || $0.hasPrefix("Preferred") }
+        #expect(suites.count >= 4)
+        let modern = ["TLS_AES_256_GCM_SHA384", "TLS_AES_128_GCM_SHA256", "TLS_CHACHA20_POLY1305_SHA256", "ECDHE-ECDSA-AES128-GCM-SHA256",
+                      "ECDHE-ECDSA-AES256-GCM-SHA384", "ECDHE-ECDSA-CHACHA20-POLY1305"]
+        for suite in suites {
+            #expect(modern.contains { suite.contains($0) }, "weak or unexpected suite: \(suite)")
+        }
+        #expect(out.stdout.contains("Session renegotiation not supported"))
+    }
+
     @Test func certificateReloadKeepsOpenConnectionsAndRefusesBrokenPairs() throws {
         let dir = try TempDir()
         let a = try TestPKI(dir, name: "a"), b = try TestPKI(dir, name: "b")
