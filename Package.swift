@@ -78,7 +78,7 @@ let package = Package(
         ),
         .testTarget(
             name: "HTTPServerTests",
-            dependencies: ["HTTPServer"],
+            dependencies: ["HTTPServer", "CNGHTTP2"],
             swiftSettings: strictSettings
         ),
         .testTarget(
