@@ -46,6 +46,15 @@ import Testing
         #expect(out.status == 0, "\(out.stdout)\(out.stderr)")
     }
 
+    @Test func pipelinedFloodIsThrottledNotDropped() throws {
+        let server = try WebhookServer()
+        // ~3,000 metrics answers of a few KiB: well past the 4 MiB output backlog at which
+        // the connection stops reading until the client catches up.
+        let out = try python("wire.py", ["flood", "127.0.0.1", String(server.port), server.ca, "3000"], timeout: 120)
+        #expect(out.status == 0, "\(out.stdout)\(out.stderr)")
+        #expect(try server.curl([], path: "/healthz").stdout == "ok\n")
+    }
+
     @Test func chunkedBodiesAndExpectContinue() throws {
         let server = try WebhookServer()
         let (status, body) = try server.post("validate-seed-gateway", ["--http1.1", "-H", "Transfer-Encoding: chunked"])

@@ -12,6 +12,7 @@ server must do. Every loop is bounded; every socket has a timeout.
   wire.py slowbody HOST PORT CA BODY SECONDS                # head + half body, pause, rest (graceful drain)
   wire.py idle HOST PORT CA SECONDS                         # an idle keep-alive connection is closed by the server
   wire.py keepopen HOST PORT CA BODY SECONDS                # one connection: request, wait, request again
+  wire.py flood HOST PORT CA COUNT                          # COUNT pipelined GET /metrics, read late: back-pressure
 """
 import http.client
 import json
@@ -273,8 +274,32 @@ def keepopen(host, port, ca, body_path, seconds):
     print("ok same connection answered before and after")
 
 
+def flood(host, port, ca, count):
+    """Many pipelined requests whose answers pile up while the client is not reading:
+    the server must stop reading, keep every answer, in order, and resume."""
+    count = int(count)
+    sock = tls_socket(host, port, ca, timeout=60)
+    requests = b"".join(b"GET /metrics?n=%d HTTP/1.1\r\nHost: x\r\n\r\n" % i for i in range(count - 1))
+    requests += b"GET /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"
+    sender = threading.Thread(target=sock.sendall, args=(requests,))
+    sender.start()
+    time.sleep(1.0)  # let the answers pile up on the server
+    data = bytearray()
+    deadline = time.time() + 60
+    while time.time() < deadline:
+        chunk = sock.recv(1 << 20)
+        if not chunk:
+            break
+        data += chunk
+    sender.join(10)
+    answers = data.count(b"HTTP/1.1 200 OK\r\n")
+    if answers != count or not data.rstrip().endswith(b"ok"):
+        fail(f"{answers} of {count} answers ({len(data)} bytes)")
+    print(f"ok {count} pipelined answers ({len(data) // 1024} KiB) after back-pressure")
+
+
 if __name__ == "__main__":
-    commands = {f.__name__: f for f in (apiserver, pipeline, expect100, raw, oldtls, hostile, slowbody, idle, keepopen)}
+    commands = {f.__name__: f for f in (apiserver, pipeline, expect100, raw, oldtls, hostile, slowbody, idle, keepopen, flood)}
     if len(sys.argv) < 2 or sys.argv[1] not in commands:
         print(__doc__)
         sys.exit(2)

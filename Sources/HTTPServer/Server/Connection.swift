@@ -223,7 +223,9 @@ final class Connection {
         }
         if readPaused {
             readPaused = false
-            readAvailable()  // SSL may hold decrypted bytes epoll cannot see
+            // OpenSSL may hold decrypted bytes that epoll cannot see: have the loop read
+            // again (not recursively from here, which a long pipelined flood could deepen).
+            loop.scheduleRead(self)
         }
     }
 

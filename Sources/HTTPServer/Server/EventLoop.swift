@@ -31,6 +31,8 @@ final class EventLoop {
     private(set) var draining = false
     private let drainRequested: Atomic<Bool>
     private var drainDeadline: UInt64 = 0
+    /// Connections that paused reading for back-pressure and may now continue.
+    private var pendingReads: [Int32] = []
     private var cachedDate = ""
     private var cachedDateSecond = 0
 
@@ -67,7 +69,8 @@ final class EventLoop {
         var events = [epoll_event](repeating: epoll_event(), count: 256)
         var lastSweep = monotonicNanoseconds()
         while true {
-            let n = events.withUnsafeMutableBufferPointer { epoll_wait(epfd, $0.baseAddress, Int32($0.count), 1000) }
+            let timeout: Int32 = pendingReads.isEmpty ? 1000 : 0
+            let n = events.withUnsafeMutableBufferPointer { epoll_wait(epfd, $0.baseAddress, Int32($0.count), timeout) }
             if n < 0 && errno != EINTR {
                 log(.error, "epoll_wait: \(String(cString: strerror(errno)))")
                 break
@@ -82,6 +85,11 @@ final class EventLoop {
                 } else if let connection = connections[fd] {
                     connection.handle(events: mask)
                 }
+            }
+            if !pendingReads.isEmpty {
+                let resumed = pendingReads
+                pendingReads.removeAll()
+                for fd in resumed { connections[fd]?.handle(events: Epoll.readable) }
             }
             observer.loopIterationEnded()
             if !draining, drainRequested.load(ordering: .acquiring) { beginDrain() }
@@ -132,6 +140,10 @@ final class EventLoop {
         Glibc.close(listener)
         listener = -1
         for connection in Array(connections.values) { connection.startDraining() }
+    }
+
+    func scheduleRead(_ connection: Connection) {
+        pendingReads.append(connection.fd)
     }
 
     func updateInterest(_ connection: Connection) {
