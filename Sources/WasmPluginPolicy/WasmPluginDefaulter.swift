@@ -22,9 +22,11 @@ public struct WasmPluginDefaulter: Defaulter {
         convertTargeting(&editor, &applied)
         defaultGroups(&editor, &applied)
         normalizeURL(&editor, &applied)
-        defaultPhase(&editor, &applied)
-        defaultPullPolicy(&editor, &applied)
-        normalizeCredentials(&editor, &applied)
+        // The rules below read the (normalised) url; parse it once.
+        let url = spec(editor)["url"]?.stringValue.map(ModuleURL.init)
+        defaultPhase(url, &editor, &applied)
+        defaultPullPolicy(url, &editor, &applied)
+        normalizeCredentials(url, &editor, &applied)
         return applied
     }
 
@@ -80,20 +82,20 @@ public struct WasmPluginDefaulter: Defaulter {
         applied.append(AppliedDefault(rule: "url-scheme", path: spec$.child("url")))
     }
 
-    private func defaultPhase(_ editor: inout ObjectEditor, _ applied: inout [AppliedDefault]) {
+    private func defaultPhase(_ url: ModuleURL?, _ editor: inout ObjectEditor, _ applied: inout [AppliedDefault]) {
         let spec = spec(editor)
-        guard spec["phase"] == nil || spec["phase"] == .null, let raw = spec["url"]?.stringValue,
-            let phase = settings.phaseDefaults[ModuleURL(raw).moduleName]
+        guard spec["phase"] == nil || spec["phase"] == .null, let url,
+            let phase = settings.phaseDefaults[url.moduleName]
         else { return }
         editor.set(spec$.child("phase"), .string(phase))
         applied.append(AppliedDefault(rule: "phase", path: spec$.child("phase")))
     }
 
     /// Istio re-pulls only an explicit `:latest`; an untagged image is just as mutable.
-    private func defaultPullPolicy(_ editor: inout ObjectEditor, _ applied: inout [AppliedDefault]) {
+    private func defaultPullPolicy(_ url: ModuleURL?, _ editor: inout ObjectEditor, _ applied: inout [AppliedDefault]) {
         let spec = spec(editor)
-        guard spec["imagePullPolicy"] == nil || spec["imagePullPolicy"] == .null, let raw = spec["url"]?.stringValue,
-            let parts = ModuleURL(raw).ociParts, parts.tag == nil, parts.digest == nil, !parts.repository.isEmpty
+        guard spec["imagePullPolicy"] == nil || spec["imagePullPolicy"] == .null,
+            let parts = url?.ociParts, parts.tag == nil, parts.digest == nil, !parts.repository.isEmpty
         else { return }
         editor.set(spec$.child("imagePullPolicy"), "Always")
         applied.append(AppliedDefault(rule: "image-pull-policy", path: spec$.child("imagePullPolicy")))
@@ -101,13 +103,12 @@ public struct WasmPluginDefaulter: Defaulter {
 
     /// Plain `user:pass` → base64 (policy `credentials: base64`); non-canonical base64 →
     /// canonical. The plugin treats both forms identically, so meaning is unchanged.
-    private func normalizeCredentials(_ editor: inout ObjectEditor, _ applied: inout [AppliedDefault]) {
+    private func normalizeCredentials(_ url: ModuleURL?, _ editor: inout ObjectEditor, _ applied: inout [AppliedDefault]) {
         // Plan first, edit after: holding the credential arrays while editing would make
         // every edit copy them (quadratic in the number of credentials).
         var changes: [(FieldPath, String, String)] = []
         do {
             let spec = spec(editor)
-            let url = spec["url"]?.stringValue.map(ModuleURL.init)
             guard let config = spec["pluginConfig"]?.objectValue, BasicAuthRules.applies(url: url, pluginConfig: config),
                 let rules = config["basic_auth_rules"]?.arrayValue
             else { return }

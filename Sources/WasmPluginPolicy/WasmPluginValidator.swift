@@ -35,10 +35,12 @@ public struct WasmPluginValidator: Validator {
             return r
         }
         guard let spec = r.object(specValue, at: FieldPath("spec")) else { return r }
+        // Parsed once: the url rules and the basic_auth rules (module name) both read it.
+        let url = spec["url"]?.stringValue.map(ModuleURL.init)
         TargetingRules.check(spec, namespace: namespace, settings: settings, into: &r)
-        URLRules.check(spec, settings: settings, into: &r)
+        URLRules.check(spec, url: url, settings: settings, into: &r)
         SpecFieldRules.check(spec, into: &r)
-        BasicAuthRules.check(spec, into: &r)
+        BasicAuthRules.check(spec, url: url, into: &r)
         return r
     }
 }

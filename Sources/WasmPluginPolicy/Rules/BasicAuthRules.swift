@@ -12,10 +12,9 @@ enum BasicAuthRules {
         url?.moduleName == moduleName || pluginConfig?.has("basic_auth_rules") == true
     }
 
-    static func check(_ spec: JSONObject, into r: inout ValidationResult) {
+    static func check(_ spec: JSONObject, url: ModuleURL?, into r: inout ValidationResult) {
         let configPath = FieldPath("spec", "pluginConfig")
         let config = spec["pluginConfig"]?.objectValue
-        let url = spec["url"]?.stringValue.map(ModuleURL.init)
         guard applies(url: url, pluginConfig: config) else { return }
         if let phase = spec["phase"]?.stringValue, WasmPluginEnums.phase.contains(phase), phase != "AUTHN", phase != "UNSPECIFIED_PHASE" {
             r.warn(FieldPath("spec", "phase"), "basic_auth normally runs in phase AUTHN, before Istio's authorization")

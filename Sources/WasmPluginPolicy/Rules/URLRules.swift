@@ -2,7 +2,8 @@ import AdmissionKit
 
 /// `url` and `sha256` (rules doc §2, §7, §8, §10.2–3).
 enum URLRules {
-    static func check(_ spec: JSONObject, settings: PolicySettings, into r: inout ValidationResult) {
+    /// `url` is `spec.url` already parsed, when it is a string.
+    static func check(_ spec: JSONObject, url parsed: ModuleURL?, settings: PolicySettings, into r: inout ValidationResult) {
         let urlPath = FieldPath("spec", "url")
         let sha = checkSHA256(spec["sha256"], into: &r)
         guard let value = spec["url"], !value.isNull else {
@@ -10,7 +11,7 @@ enum URLRules {
             return
         }
         guard let raw = r.string(value, at: urlPath) else { return }
-        let url = ModuleURL(raw)
+        let url = parsed ?? ModuleURL(raw)
         switch url.shape {
         case .invalid(let why):
             if raw.isEmpty {
