@@ -2,6 +2,7 @@ import AdmissionKit
 import ArgumentParser
 import HTTPServer
 import Logging
+import Synchronization
 import WasmPluginPolicy
 
 #if canImport(Glibc)
@@ -36,6 +37,9 @@ struct ServeCommand: ParsableCommand {
     @Option(help: "Largest accepted request body in bytes.")
     var maxBodyBytes = 8 * 1024 * 1024
 
+    @Option(help: "Open connections at most; more are closed at once (kube-apiserver opens up to 25 per instance).")
+    var maxConnections = 10_000
+
     @Option(help: "Seconds to wait for in-flight requests on SIGTERM/SIGINT.")
     var gracePeriod = 25
 
@@ -53,6 +57,7 @@ struct ServeCommand: ParsableCommand {
         if ListenAddress(listen) == nil { throw ValidationError("--listen must be HOST:PORT, not \(listen)") }
         if let threads, threads < 1 || threads > 256 { throw ValidationError("--threads must be from 1 to 256") }
         if maxBodyBytes < 1024 { throw ValidationError("--max-body-bytes must be at least 1024") }
+        if maxConnections < 1 { throw ValidationError("--max-connections must be at least 1") }
         if gracePeriod < 0 { throw ValidationError("--grace-period must not be negative") }
         for (flag, value) in [("--idle-timeout", idleTimeout), ("--header-timeout", headerTimeout), ("--body-timeout", bodyTimeout)] where value < 1 {
             throw ValidationError("\(flag) must be at least 1 second")
@@ -79,11 +84,13 @@ struct ServeCommand: ParsableCommand {
 
         let log: @Sendable (LogLevel, String) -> Void = { level, message in logger.serverLog(level, message) }
         let source: CertificateSource
+        var developmentDirectory: String?
         if let tlsCert, let tlsKey {
             source = .files(certificate: tlsCert, key: tlsKey)
         } else {
             let dev = try DevelopmentCertificate.generate()
             let caPath = try DevelopmentFiles.writeCA(dev.caPEM)
+            developmentDirectory = String(caPath.dropLast("/ca.pem".count))
             logger.warning("no --tls-cert/--tls-key: serving a generated development certificate for localhost, 127.0.0.1 and ::1", metadata: ["caFile": "\(caPath)"])
             source = .memory(certificate: dev.certificatePEM, key: dev.keyPEM)
         }
@@ -99,6 +106,7 @@ struct ServeCommand: ParsableCommand {
         var config = ServerConfiguration(listen: ListenAddress(listen)!, threads: threads ?? Int(sysconf(Int32(_SC_NPROCESSORS_ONLN))))
         config.maxBodyBytes = maxBodyBytes
         config.gracePeriodSeconds = gracePeriod
+        config.maxConnections = maxConnections
         config.idleTimeoutSeconds = idleTimeout
         config.headerTimeoutSeconds = headerTimeout
         config.bodyTimeoutSeconds = bodyTimeout
@@ -114,7 +122,7 @@ struct ServeCommand: ParsableCommand {
         } catch {
             throw failUsage("serve: cannot listen on \(listen): \(error)")
         }
-        readiness.server = server
+        readiness.set(server)
         var address = config.listen
         address.port = port
         logger.info("serving", metadata: ["address": "\(address)", "threads": "\(config.threads)", "maxBodyBytes": "\(maxBodyBytes)", "mTLS": "\(clientCA != nil)"])
@@ -124,31 +132,17 @@ struct ServeCommand: ParsableCommand {
         logger.info("draining", metadata: ["signal": "\(received == SIGTERM ? "SIGTERM" : "SIGINT")", "gracePeriodSeconds": "\(gracePeriod)"])
         server.shutdown()
         server.wait()
+        if let developmentDirectory { DevelopmentFiles.remove(developmentDirectory) }
         logger.info("stopped")
     }
 }
 
 /// Readiness reads the server once it exists; before that it is not ready.
-final class ReadinessFlag: @unchecked Sendable {
-    private let lock = NSLockLike()
-    private var _server: Server?
-    var server: Server? {
-        get { lock.withLock { _server } }
-        set { lock.withLock { _server = newValue } }
-    }
-    var isReady: Bool { server?.isReady ?? false }
-}
+final class ReadinessFlag: Sendable {
+    private let server = Mutex<Server?>(nil)
 
-/// A pthread mutex, enough for a flag read per probe.
-final class NSLockLike: @unchecked Sendable {
-    private var mutex = pthread_mutex_t()
-    init() { pthread_mutex_init(&mutex, nil) }
-    deinit { pthread_mutex_destroy(&mutex) }
-    func withLock<T>(_ body: () -> T) -> T {
-        pthread_mutex_lock(&mutex)
-        defer { pthread_mutex_unlock(&mutex) }
-        return body()
-    }
+    func set(_ value: Server) { server.withLock { $0 = value } }
+    var isReady: Bool { server.withLock { $0?.isReady ?? false } }
 }
 
 enum DevelopmentFiles {
@@ -164,5 +158,11 @@ enum DevelopmentFiles {
         FileHandleOutput.write(fd, pem)
         close(fd)
         return path
+    }
+
+    /// The development CA is only good for this process's certificate: remove it on exit.
+    static func remove(_ directory: String) {
+        unlink(directory + "/ca.pem")
+        rmdir(directory)
     }
 }

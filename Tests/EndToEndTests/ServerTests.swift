@@ -55,6 +55,13 @@ import Testing
         #expect(try server.curl([], path: "/healthz").stdout == "ok\n")
     }
 
+    @Test func connectionLimitClosesExtraConnections() throws {
+        let server = try WebhookServer(["--max-connections", "3"], threads: 1)
+        let out = try python("wire.py", ["maxconn", "127.0.0.1", String(server.port), server.ca, "3"])
+        #expect(out.status == 0, "\(out.stdout)\(out.stderr)")
+        #expect(server.logLines().contains { ($0["msg"] as? String)?.hasPrefix("connection limit reached") == true })
+    }
+
     @Test func chunkedBodiesAndExpectContinue() throws {
         let server = try WebhookServer()
         let (status, body) = try server.post("validate-seed-gateway", ["--http1.1", "-H", "Transfer-Encoding: chunked"])
@@ -232,6 +239,8 @@ import Testing
         #expect(server.waitForExit(10) == 0)
         let messages = server.logLines().compactMap { $0["msg"] as? String }
         #expect(messages.contains("draining") && messages.contains("stopped"))
+        // The development CA lived only as long as the process.
+        #expect(!FileManager.default.fileExists(atPath: server.ca))
     }
 
     @Test func http2CarriesManyConcurrentStreams() throws {

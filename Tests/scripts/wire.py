@@ -13,6 +13,7 @@ server must do. Every loop is bounded; every socket has a timeout.
   wire.py idle HOST PORT CA SECONDS                         # an idle keep-alive connection is closed by the server
   wire.py keepopen HOST PORT CA BODY SECONDS                # one connection: request, wait, request again
   wire.py flood HOST PORT CA COUNT                          # COUNT pipelined GET /metrics, read late: back-pressure
+  wire.py maxconn HOST PORT CA LIMIT                        # LIMIT connections work, one more is closed, a freed slot is reused
 """
 import http.client
 import json
@@ -298,8 +299,33 @@ def flood(host, port, ca, count):
     print(f"ok {count} pipelined answers ({len(data) // 1024} KiB) after back-pressure")
 
 
+def healthz(sock):
+    sock.sendall(b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n")
+    status, _, body, _ = read_response(sock)
+    return status == 200 and body == b"ok\n"
+
+
+def maxconn(host, port, ca, limit):
+    held = [tls_socket(host, port, ca) for _ in range(int(limit))]
+    if not all(healthz(s) for s in held):
+        fail("connections under the limit were not served")
+    try:
+        extra = tls_socket(host, port, ca, timeout=5)
+        served = healthz(extra)
+    except (ssl.SSLError, ConnectionError, EOFError, OSError):
+        served = False
+    if served:
+        fail("a connection over the limit was served")
+    held.pop().close()
+    time.sleep(0.3)
+    again = tls_socket(host, port, ca)
+    if not healthz(again):
+        fail("a freed slot was not reused")
+    print(f"ok {limit} connections served, one more refused, freed slot reused")
+
+
 if __name__ == "__main__":
-    commands = {f.__name__: f for f in (apiserver, pipeline, expect100, raw, oldtls, hostile, slowbody, idle, keepopen, flood)}
+    commands = {f.__name__: f for f in (apiserver, pipeline, expect100, raw, oldtls, hostile, slowbody, idle, keepopen, flood, maxconn)}
     if len(sys.argv) < 2 or sys.argv[1] not in commands:
         print(__doc__)
         sys.exit(2)

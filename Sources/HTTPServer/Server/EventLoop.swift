@@ -33,6 +33,7 @@ final class EventLoop {
     private var drainDeadline: UInt64 = 0
     /// Connections that paused reading for back-pressure and may now continue.
     private var pendingReads: [Int32] = []
+    private var lastRefusalLog: UInt64 = 0
     private var cachedDate = ""
     private var cachedDateSecond = 0
 
@@ -115,6 +116,16 @@ final class EventLoop {
                 return
             }
             guard let fd else { return }
+            // Each loop owns an equal share of the connection limit.
+            if connections.count >= (config.maxConnections + config.threads - 1) / config.threads {
+                Glibc.close(fd)
+                let now = monotonicNanoseconds()
+                if now - lastRefusalLog > 10_000_000_000 {
+                    lastRefusalLog = now
+                    log(.warning, "connection limit reached (\(config.maxConnections)): closing new connections")
+                }
+                continue
+            }
             do {
                 let connection = try Connection(fd: fd, context: certificates.current, loop: self)
                 connections[fd] = connection

@@ -14,6 +14,9 @@ public struct ServerConfiguration: Sendable {
     /// How long SIGTERM waits for in-flight requests before closing everything.
     public var gracePeriodSeconds = 25
     public var maxConcurrentStreams: UInt32 = 128
+    /// Open connections across all loops; past it new connections are accepted and closed
+    /// at once (so the listen backlog never fills with clients that will time out).
+    public var maxConnections = 10_000
     /// Per-connection output backlog at which we stop reading (pipelining floods).
     public var maxPendingOutputBytes = 4 * 1024 * 1024
 
