@@ -45,6 +45,8 @@ enum LogSink {
     private final class LineBuffer {
         var bytes: [UInt8] = []
         var lastFlush: UInt64 = 0
+        var second = -1
+        var secondText = ""
     }
 
     private static let bufferKey: pthread_key_t = {
@@ -76,17 +78,23 @@ enum LogSink {
         }
     }
 
+    /// RFC 3339 UTC with milliseconds. The seconds part is formatted once per second per
+    /// thread: decision lines are written on every request.
     static func timestamp() -> String {
         var ts = timespec()
         clock_gettime(CLOCK_REALTIME, &ts)
-        var t = tm()
-        var seconds = ts.tv_sec
-        gmtime_r(&seconds, &t)
-        var buffer = [CChar](repeating: 0, count: 32)
-        let n = strftime(&buffer, buffer.count, "%Y-%m-%dT%H:%M:%S", &t)
-        let base = String(decoding: buffer[0..<n].map { UInt8(bitPattern: $0) }, as: UTF8.self)
-        let millis = String(ts.tv_nsec / 1_000_000)
-        return base + "." + String(repeating: "0", count: 3 - millis.count) + millis + "Z"
+        let cache = threadBuffer()
+        if cache.second != Int(ts.tv_sec) {
+            var t = tm()
+            var seconds = ts.tv_sec
+            gmtime_r(&seconds, &t)
+            var buffer = [CChar](repeating: 0, count: 32)
+            let n = strftime(&buffer, buffer.count, "%Y-%m-%dT%H:%M:%S.", &t)
+            cache.secondText = String(decoding: buffer[0..<n].map { UInt8(bitPattern: $0) }, as: UTF8.self)
+            cache.second = Int(ts.tv_sec)
+        }
+        let millis = Int(ts.tv_nsec / 1_000_000)
+        return cache.secondText + (millis < 10 ? "00" : millis < 100 ? "0" : "") + String(millis) + "Z"
     }
 }
 
