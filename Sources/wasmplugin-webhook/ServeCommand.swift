@@ -100,8 +100,7 @@ struct ServeCommand: ParsableCommand {
         } catch {
             throw failUsage("serve: cannot load the TLS certificate: \(error)")
         }
-        let metrics = WebhookMetrics()
-        metrics.certificateExpires(at: certificates.current.notAfter)
+        let metrics = WebhookMetrics(certificateNotAfter: { certificates.current.notAfter })
 
         var config = ServerConfiguration(listen: ListenAddress(listen)!, threads: threads ?? Int(sysconf(Int32(_SC_NPROCESSORS_ONLN))))
         config.maxBodyBytes = maxBodyBytes
@@ -112,10 +111,7 @@ struct ServeCommand: ParsableCommand {
         config.bodyTimeoutSeconds = bodyTimeout
         let readiness = ReadinessFlag()
         let routes = WebhookRoutes(webhook: WebhookFactory.make(settings), metrics: metrics, isReady: { readiness.isReady })
-        let server = Server(config: config, certificates: certificates, observer: metrics, log: { level, message in
-            log(level, message)
-            if message.hasPrefix("reloaded TLS certificate") { metrics.certificateExpires(at: certificates.current.notAfter) }
-        }, handler: routes.handle)
+        let server = Server(config: config, certificates: certificates, observer: metrics, log: log, handler: routes.handle)
         let port: UInt16
         do {
             port = try server.start()

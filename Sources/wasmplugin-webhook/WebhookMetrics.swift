@@ -33,7 +33,11 @@ final class WebhookMetrics: ServerObserver, Sendable {
     static var durationName: MetricNameDescriptor { name("http_request_duration", "seconds", "Time to answer a request, by endpoint and status.") }
     static var decisionsName: MetricNameDescriptor { name("admission_decisions", "total", "Admission decisions by webhook, verdict and operation.") }
 
-    init() {
+    /// The serving certificate's expiry, read at each scrape: reloads change it.
+    private let certificateNotAfter: @Sendable () -> Int64
+
+    init(certificateNotAfter: @escaping @Sendable () -> Int64) {
+        self.certificateNotAfter = certificateNotAfter
         handshakeFailures = registry.makeCounter(descriptor: Self.handshakeFailuresName)
         certificateExpiry = registry.makeGauge(descriptor: Self.certificateExpiryName)
         openHTTP1 = registry.makeGauge(descriptor: Self.openConnectionsName, labels: [("protocol", "http/1.1")])
@@ -46,7 +50,6 @@ final class WebhookMetrics: ServerObserver, Sendable {
     func loopIterationEnded() { LogSink.flushThreadBufferIfDue() }
     func loopEnded() { LogSink.flushThreadBuffer() }
 
-    func certificateExpires(at unixTime: Int64) { certificateExpiry.set(Double(unixTime)) }
 
     func request(endpoint: String, status: Int, nanoseconds: UInt64) {
         let key = "\(endpoint) \(status)"
@@ -75,5 +78,8 @@ final class WebhookMetrics: ServerObserver, Sendable {
         }.increment()
     }
 
-    func render() -> [UInt8] { registry.emitToBuffer() }
+    func render() -> [UInt8] {
+        certificateExpiry.set(Double(certificateNotAfter()))
+        return registry.emitToBuffer()
+    }
 }

@@ -150,7 +150,7 @@ import Testing
 
     @Test func certificateReloadKeepsOpenConnectionsAndRefusesBrokenPairs() throws {
         let dir = try TempDir()
-        let a = try TestPKI(dir, name: "a"), b = try TestPKI(dir, name: "b")
+        let a = try TestPKI(dir, name: "a", days: 2), b = try TestPKI(dir, name: "b", days: 5)
         // Serve from a Secret-volume-like layout: files behind a `..data` symlink.
         let fm = FileManager.default
         try fm.createDirectory(atPath: dir.path("v1"), withIntermediateDirectories: true)
@@ -160,6 +160,12 @@ import Testing
         try fm.createSymbolicLink(atPath: dir.path("tls.crt"), withDestinationPath: dir.path("..data/tls.crt"))
         try fm.createSymbolicLink(atPath: dir.path("tls.key"), withDestinationPath: dir.path("..data/tls.key"))
         let server = try WebhookServer(["--tls-cert", dir.path("tls.crt"), "--tls-key", dir.path("tls.key")])
+        func expiry(_ ca: String) throws -> Double {
+            let metrics = try server.curl([], path: "/metrics", cacert: ca).stdout
+            let line = metrics.split(separator: "\n").first { $0.hasPrefix("webhook_certificate_expiry_timestamp_seconds ") }
+            return Double(line?.split(separator: " ").last ?? "") ?? 0
+        }
+        let expiryBefore = try expiry(a.caCert)
 
         // A keep-alive connection opened with certificate A...
         let keep = Process()
@@ -185,6 +191,8 @@ import Testing
         }
         #expect(reloaded)
         #expect(try server.curl([], path: "/healthz", cacert: a.caCert).status != 0)
+        // The expiry metric follows the reload: B was issued for 5 days, A for 2.
+        #expect(try expiry(b.caCert) - expiryBefore > 2.5 * 86400)
         keep.waitUntilExit()
         #expect(keep.terminationStatus == 0, "\((try? String(contentsOfFile: keepLog, encoding: .utf8)) ?? "")")
 

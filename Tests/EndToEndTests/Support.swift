@@ -77,15 +77,15 @@ struct TestPKI {
     var clientCert: String { dir.path("\(name)-client.pem") }
     var clientKey: String { dir.path("\(name)-client.key") }
 
-    init(_ dir: TempDir, name: String = "a") throws {
+    init(_ dir: TempDir, name: String = "a", days: Int = 2) throws {
         self.dir = dir
         self.name = name
         let p = { (f: String) in dir.path("\(name)-\(f)") }
-        try Self.openssl(["req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes", "-keyout", p("ca.key"), "-out", p("ca.pem"), "-days", "2", "-subj", "/CN=test-ca-\(name)"])
+        try Self.openssl(["req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes", "-keyout", p("ca.key"), "-out", p("ca.pem"), "-days", String(days), "-subj", "/CN=test-ca-\(name)"])
         for (role, ext) in [("server", "subjectAltName=DNS:localhost,IP:127.0.0.1\nextendedKeyUsage=serverAuth"), ("client", "extendedKeyUsage=clientAuth")] {
             try Self.openssl(["req", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes", "-keyout", p("\(role).key"), "-out", p("\(role).csr"), "-subj", "/CN=\(role == "server" ? "localhost" : "kube-apiserver")"])
             try ext.write(toFile: p("\(role).ext"), atomically: true, encoding: .utf8)
-            try Self.openssl(["x509", "-req", "-in", p("\(role).csr"), "-CA", p("ca.pem"), "-CAkey", p("ca.key"), "-CAcreateserial", "-out", p("\(role).pem"), "-days", "2", "-extfile", p("\(role).ext")])
+            try Self.openssl(["x509", "-req", "-in", p("\(role).csr"), "-CA", p("ca.pem"), "-CAkey", p("ca.key"), "-CAcreateserial", "-out", p("\(role).pem"), "-days", String(days), "-extfile", p("\(role).ext")])
         }
     }
 
