@@ -172,25 +172,10 @@ public struct ObjectEditor: Sendable {
     public var patchJSON: JSON { .array(operations.map(\.json)) }
 }
 
-extension PatchOperation {
-    /// Reads a JSON Patch document (as `check --fix` and tests do with our own output).
-    public static func decodeList(_ json: JSON) throws(JSONPatchError) -> [PatchOperation] {
-        guard let array = json.arrayValue else { throw JSONPatchError(description: "patch is not an array") }
-        var out: [PatchOperation] = []
-        for element in array {
-            guard let opName = element["op"]?.stringValue, let op = Op(rawValue: opName),
-                let pointer = element["path"]?.stringValue
-            else { throw JSONPatchError(description: "unsupported patch operation \(element.compactText)") }
-            out.append(PatchOperation(op, try FieldPath(jsonPointer: pointer, in: nil), element["value"]))
-        }
-        return out
-    }
-}
-
 extension FieldPath {
     /// Parses an RFC 6901 pointer. Numeric tokens become indexes (our patches only address
     /// arrays with numbers and our objects with non-numeric keys).
-    public init(jsonPointer: String, in document: JSON?) throws(JSONPatchError) {
+    public init(jsonPointer: String) throws(JSONPatchError) {
         guard jsonPointer.isEmpty || jsonPointer.hasPrefix("/") else {
             throw JSONPatchError(description: "pointer must start with '/': \(jsonPointer)")
         }

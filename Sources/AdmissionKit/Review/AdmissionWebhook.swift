@@ -112,12 +112,13 @@ enum WarningList {
         var seen = Set<String>()
         var out: [String] = []
         var total = 0
-        for w in warnings {
+        for (i, w) in warnings.enumerated() {
             let text = w.description
             guard seen.insert(text).inserted else { continue }
             let runes = text.unicodeScalars.count
             if total + runes > totalRuneBudget {
-                out.append("\(warnings.count - out.count) more warnings not shown")
+                let left = Set(warnings[i...].map(\.description)).subtracting(out).count
+                out.append("\(left) more warnings not shown")
                 break
             }
             total += runes

@@ -21,10 +21,6 @@ public struct HTTPHeaders: Sendable, Sequence {
         entries.first { $0.name == name }?.value
     }
 
-    public func values(_ name: String) -> [String] {
-        entries.filter { $0.name == name }.map(\.value)
-    }
-
     public func makeIterator() -> IndexingIterator<[(name: String, value: String)]> {
         entries.makeIterator()
     }

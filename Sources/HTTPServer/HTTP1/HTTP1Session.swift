@@ -29,9 +29,6 @@ struct HTTP1Session: Sendable {
         self.maxBodyBytes = maxBodyBytes
     }
 
-    /// Bytes received but not yet part of a complete request.
-    var bufferedBytes: Int { input.count }
-
     /// True while a request has started arriving (for the header/body timeouts).
     var isMidRequest: Bool {
         switch state {

@@ -142,11 +142,6 @@ final class HTTP2Session {
         return nghttp2_session_want_read(session) != 0 || nghttp2_session_want_write(session) != 0
     }
 
-    var wantsWrite: Bool {
-        guard let session else { return false }
-        return nghttp2_session_want_write(session) != 0
-    }
-
     /// Streams open (requests received and not yet fully answered).
     var activeStreams: Int { streams.count + outgoing.count }
 
