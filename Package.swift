@@ -81,9 +81,11 @@ let package = Package(
             dependencies: ["HTTPServer", "CNGHTTP2"],
             swiftSettings: strictSettings
         ),
+        // Runs the built `wasmplugin-webhook` binary: the dependency makes `swift build
+        // --build-tests` rebuild it, so the tests never run a stale one.
         .testTarget(
             name: "EndToEndTests",
-            dependencies: [],
+            dependencies: ["wasmplugin-webhook"],
             swiftSettings: strictSettings
         ),
     ]

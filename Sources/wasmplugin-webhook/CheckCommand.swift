@@ -70,6 +70,9 @@ struct CheckCommand: ParsableCommand {
                 for warning in result.warnings {
                     report(file, document.line(of: warning.path), warning.path.description, "warning: \(warning.message)")
                 }
+                if result.omittedErrors + result.omittedWarnings > 0 {
+                    report(file, document.line(of: FieldPath()), "", "note: \(result.omittedErrors) more errors and \(result.omittedWarnings) more warnings not listed")
+                }
                 denied = denied || !result.isValid
                 if fix { fixedDocuments.append(try YAMLDocuments.emit(editor.object)) }
             }

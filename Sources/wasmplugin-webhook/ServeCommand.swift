@@ -19,6 +19,9 @@ struct ServeCommand: ParsableCommand {
     @Option(help: "Address to listen on (HOST:PORT).")
     var listen = "127.0.0.1:8443"
 
+    @Option(help: "Plain-HTTP address for GET /healthz, /readyz and /metrics (HOST:PORT), or 'off'. Needs no client certificate, so kubelet probes and Prometheus work with --client-ca.")
+    var probeListen = "127.0.0.1:8081"
+
     @Option(help: "Serving certificate (PEM, chain allowed). Reloaded when the file changes.")
     var tlsCert: String?
 
@@ -37,8 +40,11 @@ struct ServeCommand: ParsableCommand {
     @Option(help: "Largest accepted request body in bytes.")
     var maxBodyBytes = 8 * 1024 * 1024
 
-    @Option(help: "Open connections at most; more are closed at once (kube-apiserver opens up to 25 per instance).")
-    var maxConnections = 10_000
+    @Option(help: "Open TLS connections at most; more are closed at once (kube-apiserver opens up to 25 per instance). Lowered to fit the file-descriptor limit.")
+    var maxConnections = 1_000
+
+    @Option(help: "Bytes buffered for clients across all connections (request bodies, answers not yet sent); past it, requests with a body get 503 / REFUSED_STREAM.")
+    var maxBufferedBytes = 48 * 1024 * 1024
 
     @Option(help: "Seconds to wait for in-flight requests on SIGTERM/SIGINT.")
     var gracePeriod = 25
@@ -52,14 +58,19 @@ struct ServeCommand: ParsableCommand {
     @Option(help: "Seconds allowed for a request's body to arrive.")
     var bodyTimeout = 30
 
+    @Option(help: "Seconds a pending answer may wait without the client reading any of it.")
+    var writeTimeout = 30
+
     func validate() throws {
         if (tlsCert == nil) != (tlsKey == nil) { throw ValidationError("--tls-cert and --tls-key go together") }
         if ListenAddress(listen) == nil { throw ValidationError("--listen must be HOST:PORT, not \(listen)") }
+        if probeListen != "off", ListenAddress(probeListen) == nil { throw ValidationError("--probe-listen must be HOST:PORT or off, not \(probeListen)") }
         if let threads, threads < 1 || threads > 256 { throw ValidationError("--threads must be from 1 to 256") }
         if maxBodyBytes < 1024 { throw ValidationError("--max-body-bytes must be at least 1024") }
         if maxConnections < 1 { throw ValidationError("--max-connections must be at least 1") }
+        if maxBufferedBytes < maxBodyBytes { throw ValidationError("--max-buffered-bytes must be at least --max-body-bytes (\(maxBodyBytes))") }
         if gracePeriod < 0 { throw ValidationError("--grace-period must not be negative") }
-        for (flag, value) in [("--idle-timeout", idleTimeout), ("--header-timeout", headerTimeout), ("--body-timeout", bodyTimeout)] where value < 1 {
+        for (flag, value) in [("--idle-timeout", idleTimeout), ("--header-timeout", headerTimeout), ("--body-timeout", bodyTimeout), ("--write-timeout", writeTimeout)] where value < 1 {
             throw ValidationError("\(flag) must be at least 1 second")
         }
     }
@@ -109,6 +120,10 @@ struct ServeCommand: ParsableCommand {
         config.idleTimeoutSeconds = idleTimeout
         config.headerTimeoutSeconds = headerTimeout
         config.bodyTimeoutSeconds = bodyTimeout
+        config.writeTimeoutSeconds = writeTimeout
+        config.bufferBudgetBytes = maxBufferedBytes
+        config.handlerWorkingMemory = { AdmissionReviewDecoder.workingMemory(bodyBytes: $0) }
+        config.probeListen = probeListen == "off" ? nil : ListenAddress(probeListen)
         let readiness = ReadinessFlag()
         let routes = WebhookRoutes(webhook: WebhookFactory.make(settings), metrics: metrics, isReady: { readiness.isReady })
         let server = Server(config: config, certificates: certificates, observer: metrics, log: log, handler: routes.handle)
@@ -121,7 +136,15 @@ struct ServeCommand: ParsableCommand {
         readiness.set(server)
         var address = config.listen
         address.port = port
-        logger.info("serving", metadata: ["address": "\(address)", "threads": "\(config.threads)", "maxBodyBytes": "\(maxBodyBytes)", "mTLS": "\(clientCA != nil)"])
+        var metadata: Logger.Metadata = [
+            "address": "\(address)", "threads": "\(config.threads)", "maxBodyBytes": "\(maxBodyBytes)", "mTLS": "\(clientCA != nil)",
+            "maxConnections": "\(server.maxConnections)", "maxBufferedBytes": "\(maxBufferedBytes)",
+        ]
+        if var probe = config.probeListen, let probePort = server.probePort {
+            probe.port = probePort
+            metadata["probeAddress"] = "\(probe)"
+        }
+        logger.info("serving", metadata: metadata)
 
         var received: Int32 = 0
         sigwait(&signals, &received)

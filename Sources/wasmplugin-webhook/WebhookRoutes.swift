@@ -15,17 +15,23 @@ struct WebhookRoutes: Sendable {
         return response
     }
 
+    /// The TLS port serves the reviews and the probes; the plain probe port serves the
+    /// probes and the metrics, and never a review.
     private func route(_ request: HTTPRequest, start: UInt64) -> (String, HTTPResponse) {
-        switch request.path {
-        case "/validate": return ("validate", review(.validate, request, start: start))
-        case "/mutate": return ("mutate", review(.mutate, request, start: start))
-        case "/healthz": return ("healthz", probe(request) { .text(200, "ok") })
-        case "/readyz":
+        switch (request.path, request.listener) {
+        case ("/validate", .tls): return ("validate", review(.validate, request, start: start))
+        case ("/mutate", .tls): return ("mutate", review(.mutate, request, start: start))
+        case ("/healthz", _): return ("healthz", probe(request) { .text(200, "ok") })
+        case ("/readyz", _):
             return ("readyz", probe(request) { isReady() ? .text(200, "ok") : .text(503, "not ready: draining or not listening") })
-        case "/metrics":
+        case ("/metrics", .probe):
             return ("metrics", probe(request) { HTTPResponse(status: 200, headers: [("content-type", "text/plain; version=0.0.4; charset=utf-8")], body: metrics.render()) })
-        default:
-            return ("other", .text(404, "no such endpoint; use POST /validate, POST /mutate, GET /healthz, /readyz or /metrics"))
+        case ("/metrics", .tls):
+            return ("other", .text(404, "metrics are served on the probe port (serve --probe-listen), not here"))
+        case (_, .tls):
+            return ("other", .text(404, "no such endpoint; use POST /validate, POST /mutate, GET /healthz or /readyz"))
+        case (_, .probe):
+            return ("other", .text(404, "the probe port serves GET /healthz, /readyz and /metrics only"))
         }
     }
 

@@ -103,4 +103,54 @@ private struct DemoPolicy: Validator, Defaulter {
         #expect(rendered.last == "\(150 - (rendered.count - 1)) more warnings not shown")
         #expect(rendered.dropLast().reduce(0) { $0 + $1.unicodeScalars.count } <= 4096)
     }
+
+    /// Regression: `/mutate` allowed a CREATE whose `request.object` was a JSON string (it
+    /// failed open). Validation is the validator's own (the WasmPlugin one denies it too:
+    /// EndToEndTests); the endpoint itself refuses to default what is not an object.
+    @Test func mutateDeniesAnObjectThatIsNotAnObject() throws {
+        let body = review().replacingOccurrences(of: #""object":{"data":{}}"#, with: #""object":"text""#)
+        #expect(body.contains(#""object":"text""#))
+        let missing = review().replacingOccurrences(of: #""object":{"data":{}},"#, with: "")
+        for case let (name, text) in [("string", body), ("missing", missing)] {
+            let out = try answer(.mutate, text)
+            #expect(out["response"]?["allowed"] == false, "\(name)")
+            #expect(out["response"]?["patch"] == nil)
+            #expect(out["response"]?["status"]?["code"] == 422)
+        }
+    }
+
+    /// Regression: a denial listed every error; 200,000 bad credentials took over 500 MB.
+    /// The first 100 are listed, the rest counted.
+    @Test func aDenialListsAtMostAHundredErrorsAndCountsTheRest() throws {
+        var result = ValidationResult()
+        for i in 0..<250 { result.error(.invalid(FieldPath("data").index(i), "is bad")) }
+        #expect(result.errors.count == ValidationResult.maxKept)
+        #expect(result.omittedErrors == 150)
+        #expect(result.errorCount == 250)
+        let request = AdmissionRequest(uid: "u", kind: GroupVersionKind(group: "", version: "v1", kind: "ConfigMap"), name: "cm", namespace: "ns", operation: .create)
+        let denial = try #require(AdmissionResponse.denied(request, errors: result.errors, omitted: result.omittedErrors).denial)
+        #expect(denial.message.hasPrefix(#"ConfigMap "ns/cm" is invalid (250 errors):"#))
+        #expect(denial.message.hasSuffix("- and 150 more errors not listed (the first 100 are above)"))
+        #expect(denial.causes.count == 100)
+    }
+}
+
+@Suite struct JSONValueLimitTests {
+    @Test func documentsPastTheValueLimitAreRefused() throws {
+        #expect(try JSONParser.parse(Array("[1,2]".utf8), skipping: [], maxValues: 3) == [1, 2])
+        #expect(throws: JSONParseError.self) { try JSONParser.parse(Array("[1,2,3]".utf8), skipping: [], maxValues: 3) }
+        // Skipped members are checked, not built: they do not count.
+        let skipped = try JSONParser.parse(Array(#"{"a":[1,2,3,4,5,6],"b":1}"#.utf8), skipping: [["a"]], maxValues: 3)
+        #expect(skipped["b"] == 1)
+    }
+
+    @Test func reviewsPastTheLimitAreRefusedWithAClearError() {
+        let values = String(repeating: "0,", count: AdmissionReviewDecoder.maxValues) + "0"
+        let body = #"{"apiVersion":"admission.k8s.io/v1","kind":"AdmissionReview","request":{"x":["# + values + "]}}"
+        #expect {
+            try AdmissionReviewDecoder.decode(Array(body.utf8))
+        } throws: { error in
+            (error as? AdmissionDecodeError)?.description.contains("more than \(AdmissionReviewDecoder.maxValues) JSON values") == true
+        }
+    }
 }

@@ -116,3 +116,54 @@ import Testing
         #expect(try doc.applying([PatchOperation(.add, FieldPath("a", "c"), 2)])["a"]?["c"] == 2)
     }
 }
+
+@Suite struct ObjectEditorTests {
+    static func object(credentials count: Int) -> JSON {
+        .object(JSONObject([("spec", .object(JSONObject([("credentials", .array((0..<count).map { .string("u\($0):p") }))])))]))
+    }
+
+    func rewriteAll(_ count: Int) -> ObjectEditor {
+        var editor = ObjectEditor(Self.object(credentials: count))
+        for i in 0..<count { editor.set(FieldPath("spec", "credentials").index(i), .string("dTp\(i)")) }
+        return editor
+    }
+
+    @Test func fewEditsStayOneOperationEach() throws {
+        let editor = rewriteAll(ObjectEditor.maxEditsPerArray)
+        #expect(editor.operations.count == ObjectEditor.maxEditsPerArray)
+        #expect(try Self.object(credentials: ObjectEditor.maxEditsPerArray).applying(editor.operations) == editor.object)
+    }
+
+    /// Regression: 200,000 rewritten credentials made 200,000 operations (close to 200 MB in
+    /// memory for a 2 MB object). Past the threshold the array is replaced whole.
+    @Test func manyEditsInOneArrayBecomeOneReplace() throws {
+        let editor = rewriteAll(10_000)
+        #expect(editor.operations.count == 1)
+        #expect(editor.operations.first?.op == .replace)
+        #expect(editor.operations.first?.path == FieldPath("spec", "credentials"))
+        #expect(try Self.object(credentials: 10_000).applying(editor.operations) == editor.object)
+    }
+
+    /// An array that was itself edited first is not replaced whole: its element edits are
+    /// against the new array, not the one sent.
+    @Test func anArrayEditedItselfKeepsItsElementOperations() throws {
+        var editor = ObjectEditor(Self.object(credentials: 3))
+        editor.set(FieldPath("spec", "credentials"), .array((0..<100).map { .string("n\($0)") }))
+        for i in 0..<100 { editor.set(FieldPath("spec", "credentials").index(i), .string("m\(i)")) }
+        #expect(editor.operations.count == 101)
+        #expect(try Self.object(credentials: 3).applying(editor.operations) == editor.object)
+    }
+
+    /// Edits after an array was replaced whole still apply in order, whatever they do.
+    @Test func editsAfterAWholeArrayReplaceStillApply() throws {
+        for last in [PatchOperation.Op.replace, .remove] {
+            var editor = rewriteAll(100)
+            if last == .remove {
+                editor.remove(FieldPath("spec", "credentials"))
+            } else {
+                editor.set(FieldPath("spec", "credentials"), .array([.string("only")]))
+            }
+            #expect(try Self.object(credentials: 100).applying(editor.operations) == editor.object, "\(last)")
+        }
+    }
+}

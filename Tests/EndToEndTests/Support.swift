@@ -1,11 +1,19 @@
 import Foundation
 import Testing
 
+/// The suites that start servers and load generators run one test at a time, across
+/// suites too: on a 2-core machine a hostile run beside a timeout test makes both flaky.
+@Suite(.serialized) enum LiveServers {}
+
 /// Paths of the package and its built binary (WEBHOOK_BINARY overrides).
 enum Package {
     static let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+    /// The binary built beside this test bundle, in the same configuration (debug, release,
+    /// sanitized): the test target depends on it, so it is never stale.
     static var binary: String {
-        ProcessInfo.processInfo.environment["WEBHOOK_BINARY"] ?? root.appendingPathComponent(".build/debug/wasmplugin-webhook").path
+        if let path = ProcessInfo.processInfo.environment["WEBHOOK_BINARY"] { return path }
+        let bundleDirectory = URL(fileURLWithPath: "/proc/self/exe").resolvingSymlinksInPath().deletingLastPathComponent()
+        return bundleDirectory.appendingPathComponent("wasmplugin-webhook").path
     }
     static var scripts: URL { root.appendingPathComponent("Tests/scripts") }
     static var fixtures: URL { root.appendingPathComponent("Tests/WasmPluginPolicyTests/Fixtures") }
@@ -105,15 +113,18 @@ final class WebhookServer {
     let process = Process()
     let log: String
     private(set) var port = 0
+    /// The plain-HTTP probe port (healthz, readyz, metrics).
+    private(set) var probePort = 0
     let ca: String
     private let dir: TempDir
 
-    init(_ extra: [String] = [], pki: TestPKI? = nil, threads: Int = 2) throws {
+    /// `wrapper` runs the binary through another command that execs it (e.g. `prlimit`).
+    init(_ extra: [String] = [], pki: TestPKI? = nil, threads: Int = 2, wrapper: [String] = []) throws {
         dir = try TempDir()
         log = dir.path("server.log")
         _ = FileManager.default.createFile(atPath: log, contents: nil)
-        process.executableURL = URL(fileURLWithPath: Package.binary)
-        var args = ["serve", "--listen", "127.0.0.1:0", "--threads", String(threads)]
+        process.executableURL = URL(fileURLWithPath: wrapper.first ?? Package.binary)
+        var args: [String] = Array(wrapper.dropFirst()) + (wrapper.isEmpty ? [] : [Package.binary]) + ["serve", "--listen", "127.0.0.1:0", "--probe-listen", "127.0.0.1:0", "--threads", String(threads)]
         if let pki { args += ["--tls-cert", pki.serverCert, "--tls-key", pki.serverKey] }
         process.arguments = args + extra
         process.standardError = try FileHandle(forWritingTo: URL(fileURLWithPath: log))
@@ -127,6 +138,7 @@ final class WebhookServer {
                 if pki == nil, let file = line["caFile"] as? String { ca = file }
                 if line["msg"] as? String == "serving", let address = line["address"] as? String, let p = Int(address.split(separator: ":").last ?? "") {
                     port = p
+                    if let probe = line["probeAddress"] as? String { probePort = Int(probe.split(separator: ":").last ?? "") ?? 0 }
                 }
             }
             if port != 0 { break }
@@ -169,6 +181,18 @@ final class WebhookServer {
     /// curl against this server, verifying its certificate.
     func curl(_ args: [String], path: String, cacert: String? = nil) throws -> Output {
         try run("curl", ["-sS", "--max-time", "20", "--cacert", cacert ?? ca] + args + [localhostURL + path])
+    }
+
+    /// curl against the plain-HTTP probe port.
+    func probe(_ path: String, _ args: [String] = []) throws -> Output {
+        try run("curl", ["-sS", "--max-time", "20"] + args + ["http://127.0.0.1:\(probePort)" + path])
+    }
+
+    /// The server's resident memory in MiB (VmRSS).
+    var rssMiB: Double {
+        let status = (try? String(contentsOfFile: "/proc/\(process.processIdentifier)/status", encoding: .utf8)) ?? ""
+        let line = status.split(separator: "\n").first { $0.hasPrefix("VmRSS:") } ?? ""
+        return (Double(line.split(separator: " ", omittingEmptySubsequences: true).dropFirst().first ?? "") ?? 0) / 1024
     }
 
     /// POSTs a review fixture; returns (HTTP status and version line, body).

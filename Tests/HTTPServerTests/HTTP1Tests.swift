@@ -48,6 +48,20 @@ private func parse(_ text: String, maxHead: Int = 16384) -> HTTP1Parser.Result {
         }
     }
 
+    /// Regression: RFC 9112 §3.2.2 — the absolute form must be accepted; it was routed as
+    /// an unknown path (404).
+    @Test(arguments: [
+        ("GET https://webhook.ns.svc:8443/healthz?x=1 HTTP/1.1", "/healthz?x=1"), ("GET HTTP://h HTTP/1.1", "/"), ("GET http://h?x=1 HTTP/1.1", "/?x=1"),
+        ("GET /healthz HTTP/1.1", "/healthz"), ("OPTIONS * HTTP/1.1", "*"), ("GET httpx://h/p HTTP/1.1", "httpx://h/p"),
+    ])
+    func absoluteFormTargetsAreRoutedByPath(_ line: String, _ target: String) throws {
+        guard case .complete(let head, _) = parse(line + "\r\nHost: x\r\n\r\n") else {
+            Issue.record("not parsed: \(line)")
+            return
+        }
+        #expect(head.target == target)
+    }
+
     @Test func headLimitGives431() {
         let big = "GET / HTTP/1.1\r\nX: " + String(repeating: "a", count: 20000)
         #expect(parse(big) == .invalid(HTTP1Error(status: 431, message: "request line and headers exceed 16384 bytes")))
@@ -67,8 +81,14 @@ private func parse(_ text: String, maxHead: Int = 16384) -> HTTP1Parser.Result {
         #expect(used == body.count - 4)
     }
 
+    /// Regression: `Int(_, radix: 16)` took a sign, and `-1` then built an invalid range
+    /// (the process trapped); `+5` and `1 0` were accepted.
     @Test func refusesBadSizesAndOversizedBodies() {
-        for (text, status) in [("zz\r\n", 400), ("ffffffffffffffffff\r\n", 400), ("65\r\n", 413), ("4\r\nabcdX", 400)] {
+        let cases = [
+            ("zz\r\n", 400), ("ffffffffffffffffff\r\n", 400), ("65\r\n", 413), ("4\r\nabcdX", 400), ("-1\r\nx", 400), ("+5\r\nhello", 400),
+            ("1 0\r\n", 400), (" 5\r\n", 400), ("0x5\r\n", 400), ("\r\n", 400),
+        ]
+        for (text, status) in cases {
             var decoder = ChunkedDecoder(maxBody: 100)
             do {
                 _ = try Array(text.utf8).withUnsafeBufferPointer { buffer throws(HTTP1Error) in try decoder.feed(buffer) }
@@ -77,6 +97,14 @@ private func parse(_ text: String, maxHead: Int = 16384) -> HTTP1Parser.Result {
                 #expect(error.status == status, "\(text)")
             }
         }
+    }
+}
+
+@Suite struct ChunkSizeTests {
+    @Test(arguments: [("5", 5), ("A", 10), ("ff", 255), ("0", 0), ("00000000000001", 1), ("5 ;ext=1", 5), ("5\t", 5), ("7fffffffffffffff", -1), ("-1", -1), ("+5", -1), ("1 0", -1), ("", -1), (";x", -1)])
+    func chunkSizeLines(_ line: String, _ expected: Int) {
+        let result = try? ChunkedDecoder.chunkSize(Array(line.utf8))
+        #expect(result == (expected < 0 ? nil : expected), "\(line)")
     }
 }
 
@@ -99,7 +127,7 @@ private func parse(_ text: String, maxHead: Int = 16384) -> HTTP1Parser.Result {
         #expect(bodies == ["abc", "", "x"])
     }
 
-    @Test func bodyArrivingByteByByte() {
+    @Test func bodyArrivingByteByByte() throws {
         var session = HTTP1Session(maxHeadBytes: 16384, maxBodyBytes: 1000)
         let text = "POST /a HTTP/1.1\r\nContent-Length: 5\r\n\r\nhello"
         var events: [HTTP1Session.Event] = []
@@ -109,7 +137,11 @@ private func parse(_ text: String, maxHead: Int = 16384) -> HTTP1Parser.Result {
             if e != .needMore { events.append(e) }
         }
         #expect(events.count == 1)
-        if case .request(_, let body, _) = events.first { #expect(body == Array("hello".utf8)) }
+        guard case .request(_, let body, _) = try #require(events.first) else {
+            Issue.record("not a request: \(events)")
+            return
+        }
+        #expect(body == Array("hello".utf8))
     }
 
     @Test func expectContinueIsAnsweredOnceBeforeTheBody() {
@@ -146,6 +178,77 @@ private func parse(_ text: String, maxHead: Int = 16384) -> HTTP1Parser.Result {
             return
         }
         #expect(error.status == status)
+    }
+
+    /// Regression: the chunked `-1` request trapped the whole process.
+    @Test func aNegativeChunkSizeIsA400() {
+        var session = HTTP1Session(maxHeadBytes: 16384, maxBodyBytes: 1000)
+        feed(&session, "POST /validate HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n-1\r\nx")
+        #expect(session.next() == .error(HTTP1Error(status: 400, message: "invalid chunk size")))
+    }
+
+    /// Regression: a request that sent its body with the head armed `100 Continue`, which
+    /// then went to the next request, which never asked for it.
+    @Test func continueIsNeverSentToARequestThatDidNotAskForIt() {
+        var session = HTTP1Session(maxHeadBytes: 16384, maxBodyBytes: 1000)
+        feed(&session, "POST /a HTTP/1.1\r\nExpect: 100-continue\r\nContent-Length: 2\r\n\r\n{}POST /b HTTP/1.1\r\nContent-Length: 2\r\n\r\n")
+        guard case .request(let head, _, _) = session.next() else {
+            Issue.record("no first request")
+            return
+        }
+        #expect(head.target == "/a")
+        #expect(session.next() == .needMore)
+        feed(&session, "{")
+        #expect(session.next() == .needMore)
+    }
+
+    /// Regression: after an error answer the session went on buffering whatever arrived.
+    @Test func nothingIsBufferedAfterAnError() {
+        var session = HTTP1Session(maxHeadBytes: 16384, maxBodyBytes: 10)
+        feed(&session, "POST /a HTTP/1.1\r\nContent-Length: 11\r\n\r\n")
+        guard case .error(let error) = session.next() else {
+            Issue.record("expected 413")
+            return
+        }
+        #expect(error.status == 413)
+        feed(&session, String(repeating: "x", count: 100_000))
+        #expect(session.committedBytes == 0)
+        #expect(session.next() == .needMore)
+        #expect(!session.isMidRequest)
+    }
+
+    /// Regression: the search for the end of the head started at byte 0 on every read, so
+    /// a head sent 1 byte per TLS record cost quadratic time. Each search now resumes
+    /// where the last one stopped.
+    @Test func theHeadEndSearchResumesWhereItStopped() {
+        var session = HTTP1Session(maxHeadBytes: 16384, maxBodyBytes: 1000)
+        let head = "GET / HTTP/1.1\r\nHost: x\r\n" + String(repeating: "X-Pad: 0123456789\r\n", count: 100) + "\r\n"
+        var fed = 0
+        for c in head.utf8.dropLast() {
+            feed(&session, String(UnicodeScalar(c)))
+            fed += 1
+            #expect(session.next() == .needMore)
+            #expect(session.headScanFrom == max(0, fed - 2), "after \(fed) bytes")
+        }
+        feed(&session, "\n")
+        guard case .request(let parsed, _, _) = session.next() else {
+            Issue.record("no request")
+            return
+        }
+        #expect(parsed.headers.count == 101)
+        #expect(session.headScanFrom == 0)
+    }
+
+    /// The session commits to a declared body before it arrives: that is what the
+    /// connection charges to the process-wide budget (and refuses with 503 past it).
+    @Test func committedBytesCoverADeclaredBody() {
+        var session = HTTP1Session(maxHeadBytes: 16384, maxBodyBytes: 1_000_000)
+        feed(&session, "POST /a HTTP/1.1\r\nContent-Length: 500000\r\n\r\nabc")
+        #expect(session.next() == .needMore)
+        #expect(session.committedBytes == 500_000)
+        #expect(session.isReadingBody)
+        #expect(session.abort(HTTP1Error(status: 503, message: "busy")) == .error(HTTP1Error(status: 503, message: "busy")))
+        #expect(session.committedBytes == 0)
     }
 
     @Test func keepAliveRules() {

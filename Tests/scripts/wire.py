@@ -12,7 +12,7 @@ server must do. Every loop is bounded; every socket has a timeout.
   wire.py slowbody HOST PORT CA BODY SECONDS                # head + half body, pause, rest (graceful drain)
   wire.py idle HOST PORT CA SECONDS                         # an idle keep-alive connection is closed by the server
   wire.py keepopen HOST PORT CA BODY SECONDS                # one connection: request, wait, request again
-  wire.py flood HOST PORT CA COUNT                          # COUNT pipelined GET /metrics, read late: back-pressure
+  wire.py flood HOST PORT CA COUNT BODY                     # COUNT pipelined reviews of BODY, read late: back-pressure
   wire.py maxconn HOST PORT CA LIMIT                        # LIMIT connections work, one more is closed, a freed slot is reused
 """
 import http.client
@@ -275,12 +275,13 @@ def keepopen(host, port, ca, body_path, seconds):
     print("ok same connection answered before and after")
 
 
-def flood(host, port, ca, count):
+def flood(host, port, ca, count, body_path):
     """Many pipelined requests whose answers pile up while the client is not reading:
     the server must stop reading, keep every answer, in order, and resume."""
     count = int(count)
+    body = open(body_path, "rb").read()
     sock = tls_socket(host, port, ca, timeout=60)
-    requests = b"".join(b"GET /metrics?n=%d HTTP/1.1\r\nHost: x\r\n\r\n" % i for i in range(count - 1))
+    requests = b"".join(request_bytes(body, path=f"/validate?n={i}") for i in range(count - 1))
     requests += b"GET /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"
     sender = threading.Thread(target=sock.sendall, args=(requests,))
     sender.start()

@@ -60,21 +60,39 @@ public struct FieldWarning: Sendable, Equatable, CustomStringConvertible {
 }
 
 /// Errors and warnings on separate channels; rules append, never stop at the first.
+///
+/// At most `maxKept` of each are kept, the rest only counted: one request may hold
+/// hundreds of thousands of bad credentials, and a message listing each of them took
+/// over 500 MB to build. Nobody reads past the first hundred; the count says how many.
 public struct ValidationResult: Sendable, Equatable {
-    public var errors: [FieldError] = []
-    public var warnings: [FieldWarning] = []
+    public static let maxKept = 100
+
+    public private(set) var errors: [FieldError] = []
+    public private(set) var warnings: [FieldWarning] = []
+    /// Errors and warnings found beyond `maxKept`.
+    public private(set) var omittedErrors = 0
+    public private(set) var omittedWarnings = 0
 
     public init(errors: [FieldError] = [], warnings: [FieldWarning] = []) {
-        self.errors = errors
-        self.warnings = warnings
+        errors.forEach { error($0) }
+        warnings.forEach { warn($0.path, $0.message) }
     }
 
     public var isValid: Bool { errors.isEmpty }
+    public var errorCount: Int { errors.count + omittedErrors }
 
-    public mutating func error(_ e: FieldError) { errors.append(e) }
-    public mutating func warn(_ path: FieldPath, _ message: String) { warnings.append(FieldWarning(path, message)) }
+    public mutating func error(_ e: FieldError) {
+        if errors.count < Self.maxKept { errors.append(e) } else { omittedErrors += 1 }
+    }
+
+    public mutating func warn(_ path: FieldPath, _ message: String) {
+        if warnings.count < Self.maxKept { warnings.append(FieldWarning(path, message)) } else { omittedWarnings += 1 }
+    }
+
     public mutating func merge(_ other: ValidationResult) {
-        errors += other.errors
-        warnings += other.warnings
+        other.errors.forEach { error($0) }
+        other.warnings.forEach { warn($0.path, $0.message) }
+        omittedErrors += other.omittedErrors
+        omittedWarnings += other.omittedWarnings
     }
 }

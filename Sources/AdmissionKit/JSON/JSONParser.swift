@@ -13,6 +13,9 @@ public struct JSONParser {
     /// JSON is 10,000 but our recursion must stay well inside a thread's stack.
     public static let defaultMaxDepth = 512
 
+    /// No limit on the number of values (for trusted input such as fixtures).
+    public static let unlimitedValues = Int.max
+
     private let bytes: UnsafeBufferPointer<UInt8>
     private var index = 0
     private let maxDepth: Int
@@ -21,18 +24,26 @@ public struct JSONParser {
     private let skipPaths: [[String]]
     private let skipDepth: Int
     private var keyPath: [String] = []
+    /// Values built so far, and the most that may be built: the tree costs about 30 bytes
+    /// a value beyond its text, so `[0,0,…]` grows 15-fold in memory without this bound.
+    private var builtValues = 0
+    private let maxValues: Int
 
-    private init(bytes: UnsafeBufferPointer<UInt8>, maxDepth: Int, skipPaths: [[String]] = []) {
+    private init(bytes: UnsafeBufferPointer<UInt8>, maxDepth: Int, skipPaths: [[String]] = [], maxValues: Int = unlimitedValues) {
         self.bytes = bytes
         self.maxDepth = maxDepth
         self.skipPaths = skipPaths
         self.skipDepth = skipPaths.map(\.count).max() ?? 0
+        self.maxValues = maxValues
     }
 
-    /// Parses, leaving the values at `skipPaths` unbuilt (`null`) after checking their syntax.
-    public static func parse(_ bytes: [UInt8], skipping skipPaths: [[String]], maxDepth: Int = defaultMaxDepth) throws(JSONParseError) -> JSON {
+    /// Parses, leaving the values at `skipPaths` unbuilt (`null`) after checking their
+    /// syntax, and refusing documents that would build more than `maxValues` values.
+    public static func parse(
+        _ bytes: [UInt8], skipping skipPaths: [[String]], maxDepth: Int = defaultMaxDepth, maxValues: Int = unlimitedValues
+    ) throws(JSONParseError) -> JSON {
         try bytes.withUnsafeBufferPointer { buffer in
-            var parser = JSONParser(bytes: buffer, maxDepth: maxDepth, skipPaths: skipPaths)
+            var parser = JSONParser(bytes: buffer, maxDepth: maxDepth, skipPaths: skipPaths, maxValues: maxValues)
             return parser.parseDocument()
         }.get()
     }
@@ -107,7 +118,9 @@ public struct JSONParser {
         case UInt8(ascii: "\""):
             try skipString()
         default:
-            _ = try parseValue(depth: depth)  // scalars are cheap to build
+            let built = builtValues
+            _ = try parseValue(depth: depth)  // scalars are cheap to build, and dropped at once
+            builtValues = built
         }
     }
 
@@ -140,6 +153,8 @@ public struct JSONParser {
 
     private mutating func parseValue(depth: Int) throws(JSONParseError) -> JSON {
         guard index < bytes.count else { throw error("unexpected end of input") }
+        builtValues += 1
+        guard builtValues <= maxValues else { throw error("more than \(maxValues) JSON values") }
         switch bytes[index] {
         case UInt8(ascii: "{"): return try parseObject(depth: depth + 1)
         case UInt8(ascii: "["): return try parseArray(depth: depth + 1)

@@ -143,9 +143,31 @@ extension JSONObject {
 /// construction one that applies cleanly to the object as sent.
 public struct ObjectEditor: Sendable {
     public private(set) var object: JSON
-    public private(set) var operations: [PatchOperation] = []
+    /// The edits in order, one operation each, except for arrays replaced whole (below):
+    /// those stand as one `replace` whose value is filled in from `object` at the end.
+    private var recorded: [PatchOperation] = []
+    /// Edits of elements, per array.
+    private var elementEdits: [FieldPath: Int] = [:]
+    /// Arrays replaced whole: no more operations are recorded below them.
+    private var wholeArrays: Set<FieldPath> = []
+
+    /// Past this many edits inside one array, the array is replaced whole instead: a
+    /// config with 200,000 plain credentials made 200,000 operations, close to 200 MB in
+    /// memory for a 2 MB object. One `replace` of the array with its final value costs
+    /// about the array's own size.
+    public static let maxEditsPerArray = 32
 
     public init(_ object: JSON) { self.object = object }
+
+    /// The patch; it applies to the object as sent.
+    public var operations: [PatchOperation] {
+        guard !wholeArrays.isEmpty else { return recorded }
+        return recorded.compactMap { op in
+            guard op.value == nil, op.op == .replace, wholeArrays.contains(op.path) else { return op }
+            // Removed by a later edit: that edit's own operation removes it.
+            return object.value(at: op.path).map { PatchOperation(.replace, op.path, $0) }
+        }
+    }
 
     /// `add` when the member is absent, `replace` when present; nothing when unchanged.
     public mutating func set(_ path: FieldPath, _ value: JSON) {
@@ -163,13 +185,31 @@ public struct ObjectEditor: Sendable {
     private mutating func record(_ op: PatchOperation) {
         do {
             try object.apply(op)
-            operations.append(op)
         } catch {
             preconditionFailure("defaulter produced a patch that does not apply: \(error)")
         }
+        if wholeArrays.contains(where: { op.path.isBelow($0) }) { return }  // the array's replace covers it
+        recorded.append(op)
+        guard case .index? = op.path.steps.last else { return }
+        let array = op.path.parent
+        elementEdits[array, default: 0] += 1
+        guard elementEdits[array]! > Self.maxEditsPerArray else { return }
+        // The array (and each parent) must be as sent: nothing recorded touched them.
+        guard !recorded.contains(where: { array.isBelow($0.path) || array == $0.path }) else { return }
+        let first = recorded.firstIndex { $0.path.isBelow(array) }!
+        recorded.removeAll { $0.path.isBelow(array) }
+        recorded.insert(PatchOperation(.replace, array), at: first)
+        wholeArrays.insert(array)
     }
 
     public var patchJSON: JSON { .array(operations.map(\.json)) }
+}
+
+extension FieldPath {
+    /// Strictly inside `ancestor`.
+    func isBelow(_ ancestor: FieldPath) -> Bool {
+        steps.count > ancestor.steps.count && steps.starts(with: ancestor.steps)
+    }
 }
 
 extension FieldPath {

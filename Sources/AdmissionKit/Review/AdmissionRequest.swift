@@ -73,13 +73,28 @@ public enum AdmissionReviewDecoder {
         ["request", "userInfo"],
     ]
 
+    /// The most JSON values one review may build (managedFields and userInfo, skipped, do
+    /// not count). A WasmPlugin with a large basic_auth config has a few thousand values;
+    /// 500,000 still admit 200,000 credentials (object and oldObject of an update), and
+    /// bound the tree to about 28 MB whatever the body: measured, a value costs 27 bytes
+    /// in `[0,0,…]` and 55 in `[{"a":1},…]`, so an 8 MiB `[0,0,…]` would build 4 million
+    /// values and over 110 MB.
+    public static let maxValues = 500_000
+
+    /// Bytes a review may build from a body of `bodyBytes`, beyond the body: the tree
+    /// (at most 15 times the body, and at most `maxValues` values of 56 bytes) and an
+    /// answer about as large as the body (a patch that replaces a large array).
+    public static func workingMemory(bodyBytes: Int) -> Int {
+        min(15 * bodyBytes, maxValues * 56) + bodyBytes
+    }
+
     /// Decodes the envelope and the request fields, checking each one's type so that the
     /// error says exactly which field was wrong.
     public static func decode(_ body: [UInt8]) throws(AdmissionDecodeError) -> (AdmissionVersion, AdmissionRequest) {
         if body.isEmpty { throw AdmissionDecodeError("empty body: expected an AdmissionReview JSON object") }
         let json: JSON
         do {
-            json = try JSONParser.parse(body, skipping: unreadPaths)
+            json = try JSONParser.parse(body, skipping: unreadPaths, maxValues: maxValues)
         } catch {
             throw AdmissionDecodeError("body is not valid JSON: \(error)")
         }

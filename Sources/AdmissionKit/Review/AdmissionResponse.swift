@@ -20,10 +20,13 @@ public struct AdmissionResponse: Sendable {
     }
 
     /// 422 Invalid with one cause per field error, as the apiserver reports schema errors.
-    public static func denied(_ request: AdmissionRequest, errors: [FieldError]) -> AdmissionResponse {
+    /// `omitted` errors were found beyond those listed (see `ValidationResult.maxKept`).
+    public static func denied(_ request: AdmissionRequest, errors: [FieldError], omitted: Int = 0) -> AdmissionResponse {
         let what = "\(request.kind.kind) \(request.displayName.isEmpty ? "object" : quoted(request.displayName))"
-        let count = errors.count == 1 ? "1 error" : "\(errors.count) errors"
-        let message = "\(what) is invalid (\(count)):\n" + errors.map { "- \($0)" }.joined(separator: "\n")
+        let total = errors.count + omitted
+        let count = total == 1 ? "1 error" : "\(total) errors"
+        var message = "\(what) is invalid (\(count)):\n" + errors.map { "- \($0)" }.joined(separator: "\n")
+        if omitted > 0 { message += "\n- and \(omitted) more errors not listed (the first \(errors.count) are above)" }
         return AdmissionResponse(
             uid: request.uid, allowed: false,
             denial: Denial(message: message, causes: errors, kind: request.kind, name: request.name))

@@ -65,18 +65,25 @@ public struct AdmissionWebhook: Sendable {
         case .validate:
             guard judged, validator.handles(request) else { return .allowed(uid: request.uid) }
             let result = validator.validate(request)
-            var response: AdmissionResponse = result.isValid ? .allowed(uid: request.uid) : .denied(request, errors: result.errors)
+            var response: AdmissionResponse =
+                result.isValid ? .allowed(uid: request.uid) : .denied(request, errors: result.errors, omitted: result.omittedErrors)
             response.warnings = WarningList.render(result.warnings)
             return response
         case .mutate:
-            guard judged, defaulter.handles(request), let object = request.object, object.objectValue != nil else {
-                return .allowed(uid: request.uid)
+            guard judged, defaulter.handles(request) else { return .allowed(uid: request.uid) }
+            // A create or update must carry an object to default. Anything else is refused
+            // here as the validating webhook refuses it: allowing it would fail open.
+            guard let object = request.object else {
+                return .denied(request, errors: [.required(FieldPath(), "request.object is missing")])
+            }
+            guard object.objectValue != nil else {
+                return .denied(request, errors: [.wrongType(FieldPath(), expected: "an object", got: object)])
             }
             var editor = ObjectEditor(object)
             let applied = defaulter.applyDefaults(&editor, request: request)
             var response = AdmissionResponse.allowed(uid: request.uid)
             response.patch = editor.operations
-            if !editor.operations.isEmpty { response.auditAnnotations = AuditAnnotations.render(applied) }
+            if !response.patch.isEmpty { response.auditAnnotations = AuditAnnotations.render(applied) }
             return response
         }
     }

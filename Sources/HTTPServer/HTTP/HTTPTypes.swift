@@ -26,20 +26,31 @@ public struct HTTPHeaders: Sendable, Sequence {
     }
 }
 
+/// Which listener a request came through: the TLS port, or the plain-HTTP probe port
+/// (health, readiness, metrics) that kubelet and Prometheus reach without client
+/// certificates.
+public enum ListenerRole: Sendable {
+    case tls
+    case probe
+}
+
 public struct HTTPRequest: Sendable {
     public var method: String
-    /// The request target as sent, e.g. `/validate?timeout=10s`.
+    /// The request target as sent, e.g. `/validate?timeout=10s` (an absolute-form target
+    /// arrives here in origin form).
     public var target: String
     public var headers: HTTPHeaders
     public var body: [UInt8]
     public var version: HTTPVersion
+    public var listener: ListenerRole
 
-    public init(method: String, target: String, headers: HTTPHeaders, body: [UInt8], version: HTTPVersion) {
+    public init(method: String, target: String, headers: HTTPHeaders, body: [UInt8], version: HTTPVersion, listener: ListenerRole = .tls) {
         self.method = method
         self.target = target
         self.headers = headers
         self.body = body
         self.version = version
+        self.listener = listener
     }
 
     /// The path without the query string (`?timeout=10s` from the apiserver is ignored).
@@ -58,6 +69,15 @@ public struct HTTPResponse: Sendable {
         self.headers = headers
         self.body = body
     }
+
+    static let serverBusyMessage = "the server holds too many request bytes now; retry (another replica may answer)"
+
+    /// Past the process-wide buffer budget.
+    static let serverBusy: HTTPResponse = {
+        var response = HTTPResponse.text(503, serverBusyMessage)
+        response.headers.append(("retry-after", "1"))
+        return response
+    }()
 
     /// A short plain-text answer, as for protocol errors.
     public static func text(_ status: Int, _ message: String) -> HTTPResponse {

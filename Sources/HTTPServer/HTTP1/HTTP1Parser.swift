@@ -27,8 +27,11 @@ enum HTTP1Parser {
         case invalid(HTTP1Error)
     }
 
-    static func parseHead(_ buffer: UnsafeBufferPointer<UInt8>, maxHeadBytes: Int) -> Result {
-        guard let end = findHeadEnd(buffer, limit: maxHeadBytes + 4) else {
+    /// `scanFrom` lets a caller that already searched a prefix for the end of the head skip
+    /// it (each read then costs its own bytes, not the whole head again: 1-byte TLS records
+    /// would otherwise make the scan quadratic). `headEndSearchResume` says where to resume.
+    static func parseHead(_ buffer: UnsafeBufferPointer<UInt8>, maxHeadBytes: Int, scanFrom: Int = 0) -> Result {
+        guard let end = findHeadEnd(buffer, from: scanFrom, limit: maxHeadBytes + 4) else {
             if buffer.count > maxHeadBytes {
                 return .invalid(HTTP1Error(status: 431, message: "request line and headers exceed \(maxHeadBytes) bytes"))
             }
@@ -60,10 +63,14 @@ enum HTTP1Parser {
         }
     }
 
+    /// Where the next search for the end of the head may start once `count` bytes were
+    /// searched without finding it: the last 2 bytes may begin the terminator.
+    static func headEndSearchResume(afterSearching count: Int) -> Int { max(0, count - 2) }
+
     /// Finds the empty line ending the head (CRLF CRLF, or LF LF as lenient parsers allow).
-    private static func findHeadEnd(_ buffer: UnsafeBufferPointer<UInt8>, limit: Int) -> (headEnd: Int, consumed: Int)? {
+    private static func findHeadEnd(_ buffer: UnsafeBufferPointer<UInt8>, from start: Int, limit: Int) -> (headEnd: Int, consumed: Int)? {
         let n = min(buffer.count, limit)
-        var i = 0
+        var i = start
         while i < n {
             if buffer[i] == 0x0A {
                 if i + 1 < buffer.count, buffer[i + 1] == 0x0A { return (i + 1, i + 2) }
@@ -105,10 +112,25 @@ enum HTTP1Parser {
             return .failure(HTTP1Error(status: 505, message: "only HTTP/1.0 and HTTP/1.1 are supported on this connection"))
         }
         let method = String(decoding: parts[0], as: UTF8.self)
-        guard let target = String(validating: parts[1], as: UTF8.self) else {
+        guard let target = String(validating: originForm(parts[1]), as: UTF8.self) else {
             return .failure(HTTP1Error(status: 400, message: "request target is not UTF-8"))
         }
         return .success((method, target, version[7] == UInt8(ascii: "0") ? 0 : 1))
+    }
+
+    /// RFC 9112 §3.2.2: a server must accept the absolute form (`https://host:port/path?q`),
+    /// which proxies send. Routing needs only the path and query, so the scheme and
+    /// authority are dropped; an empty path means `/`. Other forms pass through unchanged.
+    static func originForm(_ target: ArraySlice<UInt8>) -> ArraySlice<UInt8> {
+        for scheme in ["http://", "https://"] {
+            let prefix = scheme.utf8
+            guard target.count >= prefix.count, zip(target.prefix(prefix.count), prefix).allSatisfy({ $0 | 0x20 == $1 }) else { continue }
+            let authorityAndRest = target.dropFirst(prefix.count)
+            guard let pathStart = authorityAndRest.firstIndex(where: { $0 == UInt8(ascii: "/") || $0 == UInt8(ascii: "?") }) else { return [UInt8(ascii: "/")] }
+            let rest = target[pathStart...]
+            return rest.first == UInt8(ascii: "?") ? [UInt8(ascii: "/")] + rest : rest
+        }
+        return target
     }
 
     private static func parseHeaderLine(_ line: ArraySlice<UInt8>) -> Swift.Result<(name: String, value: String), HTTP1Error> {
@@ -196,10 +218,7 @@ struct ChunkedDecoder: Sendable {
     private mutating func endOfLine() throws(HTTP1Error) {
         switch state {
         case .size:
-            let hex = line.prefix { $0 != UInt8(ascii: ";") }.filter { $0 != 0x20 && $0 != 0x09 }
-            guard !hex.isEmpty, hex.count <= 15, let size = Int(String(decoding: hex, as: UTF8.self), radix: 16) else {
-                throw HTTP1Error(status: 400, message: "invalid chunk size")
-            }
+            let size = try Self.chunkSize(line)
             guard body.count + size <= maxBody else {
                 throw HTTP1Error(status: 413, message: "request body exceeds \(maxBody) bytes")
             }
@@ -211,6 +230,35 @@ struct ChunkedDecoder: Sendable {
             if line.isEmpty { state = .done }  // trailer fields are read and ignored
         case .data, .done:
             break
+        }
+    }
+
+    /// RFC 9112 §7.1: `chunk-size = 1*HEXDIG`, then optional whitespace and extensions.
+    /// Byte by byte: no sign, no inner spaces (`Int(_:radix:)` accepted "-1", "+5" and, after
+    /// removing blanks, "1 0"). At most 15 digits, so the size never overflows.
+    static func chunkSize(_ line: [UInt8]) throws(HTTP1Error) -> Int {
+        var size = 0
+        var digits = 0
+        var i = 0
+        while i < line.count, let digit = hexValue(line[i]) {
+            guard digits < 15 else { throw HTTP1Error(status: 400, message: "invalid chunk size") }
+            size = size << 4 | digit
+            digits += 1
+            i += 1
+        }
+        while i < line.count, line[i] == 0x20 || line[i] == 0x09 { i += 1 }
+        guard digits > 0, i == line.count || line[i] == UInt8(ascii: ";") else {
+            throw HTTP1Error(status: 400, message: "invalid chunk size")
+        }
+        return size
+    }
+
+    private static func hexValue(_ b: UInt8) -> Int? {
+        switch b {
+        case 0x30...0x39: Int(b - 0x30)
+        case 0x41...0x46: Int(b - 0x41 + 10)
+        case 0x61...0x66: Int(b - 0x61 + 10)
+        default: nil
         }
     }
 }

@@ -20,7 +20,12 @@ struct HTTP1Session: Sendable {
 
     let maxHeadBytes: Int
     let maxBodyBytes: Int
+    /// Received bytes not yet consumed start at `inputStart` (a read index instead of
+    /// `removeFirst` per request, which copied the rest of the buffer each time).
     private var input: [UInt8] = []
+    private var inputStart = 0
+    /// How far the search for the end of the head got (so each read scans only new bytes).
+    private(set) var headScanFrom = 0
     private var state = State.head
     private var continuePending = false
 
@@ -29,10 +34,12 @@ struct HTTP1Session: Sendable {
         self.maxBodyBytes = maxBodyBytes
     }
 
+    private var unread: Int { input.count - inputStart }
+
     /// True while a request has started arriving (for the header/body timeouts).
     var isMidRequest: Bool {
         switch state {
-        case .head: !input.isEmpty
+        case .head: unread > 0
         case .body, .chunked: true
         case .failed: false
         }
@@ -46,7 +53,32 @@ struct HTTP1Session: Sendable {
         }
     }
 
+    /// True after an error answer: nothing more is read from this connection.
+    var hasFailed: Bool {
+        if case .failed = state { return true }
+        return false
+    }
+
+    /// Bytes this session holds or has agreed to take for the current request: the input
+    /// buffer, a chunked body decoded so far, and the rest of a declared Content-Length.
+    /// The connection charges this to the process-wide buffer budget.
+    var committedBytes: Int {
+        switch state {
+        case .head, .failed: unread
+        case .body(_, let length): max(unread, length)
+        case .chunked(_, let decoder): unread + decoder.body.count
+        }
+    }
+
     mutating func receive(_ bytes: UnsafeBufferPointer<UInt8>) {
+        // After an error answer the connection only closes: buffering more would let a
+        // client that keeps sending grow memory for nothing.
+        if case .failed = state { return }
+        if inputStart > 0 {
+            input.removeFirst(inputStart)  // once per read, not once per request
+            headScanFrom = max(0, headScanFrom - inputStart)
+            inputStart = 0
+        }
         input.append(contentsOf: bytes)
     }
 
@@ -55,24 +87,30 @@ struct HTTP1Session: Sendable {
         case .failed:
             return .needMore
         case .head:
-            let result = input.withUnsafeBufferPointer { HTTP1Parser.parseHead($0, maxHeadBytes: maxHeadBytes) }
+            let result = input.withUnsafeBufferPointer {
+                HTTP1Parser.parseHead(UnsafeBufferPointer(rebasing: $0[inputStart...]), maxHeadBytes: maxHeadBytes, scanFrom: headScanFrom)
+            }
             switch result {
-            case .incomplete: return .needMore
+            case .incomplete:
+                headScanFrom = HTTP1Parser.headEndSearchResume(afterSearching: unread)
+                return .needMore
             case .invalid(let error): return fail(error)
             case .complete(let head, let consumed):
-                input.removeFirst(consumed)
+                consume(consumed)
                 return startBody(head)
             }
         case .body(let head, let length):
-            guard input.count >= length else { return continueIfPending() }
-            let body = Array(input[0..<length])
-            input.removeFirst(length)
-            state = .head
-            return .request(head, body: body, keepAlive: Self.keepAlive(head))
+            guard unread >= length else { return continueIfPending() }
+            let body = Array(input[inputStart..<(inputStart + length)])
+            consume(length)
+            return finish(head, body: body)
         case .chunked(let head, var decoder):
+            state = .failed  // drop our copy so the decoder's body is uniquely referenced
             do {
-                let used = try input.withUnsafeBufferPointer { buffer throws(HTTP1Error) in try decoder.feed(buffer) }
-                input.removeFirst(used)
+                let used = try input.withUnsafeBufferPointer { buffer throws(HTTP1Error) in
+                    try decoder.feed(UnsafeBufferPointer(rebasing: buffer[inputStart...]))
+                }
+                consume(used)
             } catch {
                 return fail(error)
             }
@@ -80,9 +118,26 @@ struct HTTP1Session: Sendable {
                 state = .chunked(head, decoder)
                 return continueIfPending()
             }
-            state = .head
-            return .request(head, body: decoder.body, keepAlive: Self.keepAlive(head))
+            return finish(head, body: decoder.body)
         }
+    }
+
+    /// Refuses the request in progress (the connection answers with `error` and closes).
+    mutating func abort(_ error: HTTP1Error) -> Event { fail(error) }
+
+    private mutating func consume(_ count: Int) {
+        inputStart += count
+        headScanFrom = 0
+        if inputStart == input.count {
+            input.removeAll(keepingCapacity: input.capacity <= 64 * 1024)
+            inputStart = 0
+        }
+    }
+
+    private mutating func finish(_ head: HTTP1Head, body: [UInt8]) -> Event {
+        state = .head
+        continuePending = false
+        return .request(head, body: body, keepAlive: Self.keepAlive(head))
     }
 
     private mutating func startBody(_ head: HTTP1Head) -> Event {
@@ -114,17 +169,20 @@ struct HTTP1Session: Sendable {
             return fail(HTTP1Error(status: 413, message: "request body of \(length) bytes exceeds the limit of \(maxBodyBytes) bytes"))
         }
         if let error = expectation(head) { return fail(error) }
+        if length == 0 { continuePending = false }  // nothing to wait for
         state = .body(head, length: length)
         return next()
     }
 
     /// `Expect: 100-continue` arms a 100 answer; any other expectation is refused (417).
+    /// A client that already sent body bytes is not waiting, so it gets no 100 (RFC 9110
+    /// §10.1.1), and the flag never outlives its request.
     private mutating func expectation(_ head: HTTP1Head) -> HTTP1Error? {
         guard let expect = head.headers.first(where: { $0.name == "expect" })?.value else { return nil }
         guard expect.lowercased() == "100-continue" else {
             return HTTP1Error(status: 417, message: "unsupported expectation")
         }
-        continuePending = head.minorVersion == 1
+        continuePending = head.minorVersion == 1 && unread == 0
         return nil
     }
 
@@ -138,7 +196,9 @@ struct HTTP1Session: Sendable {
 
     private mutating func fail(_ error: HTTP1Error) -> Event {
         state = .failed
-        input.removeAll()
+        continuePending = false
+        input = []
+        inputStart = 0
         return .error(error)
     }
 

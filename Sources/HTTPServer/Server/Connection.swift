@@ -5,7 +5,9 @@ import Glibc
 #endif
 
 /// One accepted TLS connection: handshake, then HTTP/1.1 or HTTP/2 by ALPN. Owned by one
-/// loop; everything here runs on that loop's thread.
+/// loop; everything here runs on that loop's thread. The decisions — read or not, close
+/// when, time out why — are `ConnectionLifecycle`'s; this class does the I/O, runs the
+/// protocol session, and keeps the process-wide buffer budget charged with what it holds.
 final class Connection {
     enum Phase {
         case handshake
@@ -14,38 +16,55 @@ final class Connection {
     }
 
     let fd: Int32
-    private let ssl: OpaquePointer
+    /// nil on the plain-HTTP probe listener.
+    private let ssl: OpaquePointer?
     /// Keeps the context this connection was accepted with alive across reloads.
-    private let context: TLSContext
+    private let context: TLSContext?
     private let loop: EventLoop
+    let listener: ListenerRole
     private(set) var proto = Phase.handshake
+    private(set) var lifecycle: ConnectionLifecycle
     private var output: [UInt8] = []
     private var outputOffset = 0
-    private(set) var closed = false
-    /// Close once the output is flushed (error answers, `Connection: close`, draining).
-    private var closeAfterFlush = false
-    /// HTTP/1: answer the next response with `Connection: close` (draining).
-    private var finishAfterCurrent = false
-    private var readPaused = false
+    /// Epoll interest currently registered.
     var interest: UInt32 = Epoll.readable
-    /// Monotonic ns after which the connection times out.
-    var deadline: UInt64
-    /// When the current HTTP/1 request started arriving (header/body timeouts).
-    private var requestStarted: UInt64 = 0
+    /// OpenSSL asked to write during the handshake.
+    private var handshakeWantsWrite = false
+    /// Reading stopped by the lifecycle (back-pressure or budget): OpenSSL may hold
+    /// decrypted bytes epoll cannot see, so resuming must read once without an event.
+    private var readStalled = false
+    /// Whether this connection's bytes count against the process-wide budget: the probe
+    /// port's few small connections do not, so that kubelet's liveness probe never gets a
+    /// 503 from a server that is merely busy.
+    private var budgeted: Bool { listener == .tls }
+    private var overBudget: Bool { budgeted && loop.budget.isExhausted }
+    /// Bytes charged to the budget for this connection: the HTTP/1 session's committed
+    /// input, and pending output.
+    private var chargedInput = 0
+    private var chargedOutput = 0
 
-    init(fd: Int32, context: TLSContext, loop: EventLoop) throws(TLSError) {
+    /// A TLS connection with `context`, or a plain one (probe listener) without.
+    init(fd: Int32, context: TLSContext?, loop: EventLoop, now: UInt64) throws(TLSError) {
         self.fd = fd
         self.context = context
         self.loop = loop
-        ERR_clear_error()
-        guard let ssl = SSL_new(context.ctx) else { throw TLSError("SSL_new") }
-        SSL_set_fd(ssl, fd)
-        SSL_set_accept_state(ssl)
-        self.ssl = ssl
-        deadline = monotonicNanoseconds() + UInt64(loop.config.handshakeTimeoutSeconds) * 1_000_000_000
+        listener = context == nil ? .probe : .tls
+        lifecycle = ConnectionLifecycle(acceptedAt: now, limits: context == nil ? loop.probeLifecycleLimits : loop.lifecycleLimits)
+        if let context {
+            ERR_clear_error()
+            guard let ssl = SSL_new(context.ctx) else { throw TLSError("SSL_new") }
+            SSL_set_fd(ssl, fd)
+            SSL_set_accept_state(ssl)
+            self.ssl = ssl
+        } else {
+            ssl = nil
+        }
     }
 
-    deinit { SSL_free(ssl) }
+    deinit {
+        loop.budget.release(chargedInput + chargedOutput)
+        if let ssl { SSL_free(ssl) }
+    }
 
     var version: HTTPVersion? {
         switch proto {
@@ -55,63 +74,121 @@ final class Connection {
         }
     }
 
-    /// Idle: nothing half-received and nothing pending, so closing loses nothing.
-    var isIdle: Bool {
-        guard output.count == outputOffset else { return false }
-        switch proto {
-        case .handshake: return true
-        case .http1(let s): return !s.isMidRequest
-        case .http2(let s): return s.activeStreams == 0
-        }
-    }
+    var isClosed: Bool { lifecycle.stage == .closed }
+
+    private var pendingOutput: Int { output.count - outputOffset }
 
     // MARK: - Events
 
-    func handle(events: UInt32) {
-        if events & Epoll.writable != 0 { flush() }
-        if !closed, events & (Epoll.readable | Epoll.hangup) != 0 { readAvailable() }
-        if !closed { updateInterest() }
-    }
-
-    private func readAvailable() {
-        if case .handshake = proto {
-            guard handshake() else { return }
-        }
-        var buffer = loop.takeReadBuffer()
-        defer { loop.readBuffer = buffer }
-        while !closed, !readPaused {
-            ERR_clear_error()
-            let n = buffer.withUnsafeMutableBytes { SSL_read(ssl, $0.baseAddress, Int32($0.count)) }
-            if n > 0 {
-                buffer.withUnsafeBufferPointer { received(UnsafeBufferPointer(rebasing: $0[0..<Int(n)])) }
-                // A short read with nothing buffered in OpenSSL means the socket is drained:
-                // skip the read(2) that would only say EAGAIN (epoll is level-triggered).
-                if Int(n) < buffer.count && SSL_has_pending(ssl) == 0 { break }
-                continue
-            }
-            let error = SSL_get_error(ssl, n)
-            if error == SSL_ERROR_WANT_READ || error == SSL_ERROR_WANT_WRITE { break }
-            // Clean close (ZERO_RETURN) or a reset: either way the peer is gone.
+    func handle(events: UInt32, now: UInt64) {
+        // Error or hang-up with nothing we may still read: the peer is gone, and epoll
+        // reports these whatever the interest, so ignoring them would spin.
+        if events & (Epoll.error | Epoll.peerHangup) != 0, !lifecycle.wantsRead(budgetExhausted: false) {
             close()
             return
         }
-        flush()
+        if events & Epoll.writable != 0 { flush(now: now) }
+        if !isClosed, events & (Epoll.readable | Epoll.error | Epoll.peerHangup) != 0 { readAvailable(now: now) }
+        settle(now: now)
     }
 
+    /// Resumes a connection whose reading was stalled: first the requests already
+    /// buffered, then whatever OpenSSL and the socket hold.
+    func resume(now: UInt64) {
+        guard !isClosed else { return }
+        if case .http1(var session) = proto {
+            proto = .handshake  // drop our copy so the session is uniquely referenced
+            processHTTP1(&session, now: now)
+            proto = .http1(session)
+        }
+        readAvailable(now: now)
+        settle(now: now)
+    }
+
+    private func readAvailable(now: UInt64) {
+        if case .handshake = proto {
+            guard handshake(now: now) else { return }
+        }
+        var buffer = loop.takeReadBuffer()
+        defer { loop.readBuffer = buffer }
+        reading: while !isClosed {
+            guard lifecycle.wantsRead(budgetExhausted: overBudget) else {
+                readStalled = true
+                break
+            }
+            switch buffer.withUnsafeMutableBytes({ readSome(into: $0) }) {
+            case .done(let n):
+                buffer.withUnsafeBufferPointer { received(UnsafeBufferPointer(rebasing: $0[0..<n]), now: now) }
+                // A short read with nothing buffered in OpenSSL means the socket is drained:
+                // skip the read(2) that would only say EAGAIN (epoll is level-triggered).
+                if n < buffer.count && !hasBufferedInput { break reading }
+            case .wouldBlock:
+                break reading
+            case .closed:
+                // Clean close or a reset: either way the peer is gone.
+                close()
+                return
+            }
+        }
+        flush(now: now)
+    }
+
+    private enum IO {
+        case done(Int)
+        case wouldBlock
+        case closed
+    }
+
+    private func readSome(into buffer: UnsafeMutableRawBufferPointer) -> IO {
+        guard let ssl else {
+            let n = Glibc.read(fd, buffer.baseAddress, buffer.count)
+            if n > 0 { return .done(n) }
+            return n < 0 && (errno == EAGAIN || errno == EINTR) ? .wouldBlock : .closed
+        }
+        ERR_clear_error()
+        let n = SSL_read(ssl, buffer.baseAddress, Int32(clamping: buffer.count))
+        if n > 0 { return .done(Int(n)) }
+        let error = SSL_get_error(ssl, n)
+        return error == SSL_ERROR_WANT_READ || error == SSL_ERROR_WANT_WRITE ? .wouldBlock : .closed
+    }
+
+    private func writeSome(_ bytes: UnsafeRawBufferPointer) -> IO {
+        guard let ssl else {
+            let n = Glibc.write(fd, bytes.baseAddress, bytes.count)
+            if n > 0 { return .done(n) }
+            return n < 0 && (errno == EAGAIN || errno == EINTR) ? .wouldBlock : .closed
+        }
+        ERR_clear_error()
+        let n = SSL_write(ssl, bytes.baseAddress, Int32(clamping: bytes.count))
+        if n > 0 { return .done(Int(n)) }
+        let error = SSL_get_error(ssl, n)
+        return error == SSL_ERROR_WANT_WRITE || error == SSL_ERROR_WANT_READ ? .wouldBlock : .closed
+    }
+
+    /// Decrypted bytes OpenSSL holds that epoll cannot see.
+    private var hasBufferedInput: Bool { ssl.map { SSL_has_pending($0) != 0 } ?? false }
+
     /// Returns true when the handshake is complete and the protocol chosen.
-    private func handshake() -> Bool {
+    private func handshake(now: UInt64) -> Bool {
+        guard let ssl else {
+            proto = .http1(HTTP1Session(maxHeadBytes: loop.config.maxHeadBytes, maxBodyBytes: loop.config.maxBodyBytes))
+            lifecycle.handshakeCompleted(now: now)
+            if loop.draining { startDraining(now: now) }
+            return !isClosed
+        }
         ERR_clear_error()
         let rc = SSL_do_handshake(ssl)
         if rc == 1 {
+            handshakeWantsWrite = false
             var name: UnsafePointer<UInt8>?
             var length: UInt32 = 0
             SSL_get0_alpn_selected(ssl, &name, &length)
-            let alpn = name.map { String(decoding: UnsafeBufferPointer(start: $0, count: Int(length)), as: UTF8.self) }
-            if alpn == "h2" {
+            let isH2 = length == 2 && name?[0] == UInt8(ascii: "h") && name?[1] == UInt8(ascii: "2")
+            if isH2 {
                 do {
-                    let session = try HTTP2Session(limits: .init(maxConcurrentStreams: loop.config.maxConcurrentStreams, maxBodyBytes: loop.config.maxBodyBytes))
+                    let session = try HTTP2Session(limits: loop.http2Limits, budget: loop.budget, now: now)
                     proto = .http2(session)
-                    session.drainOutput(into: &output)
+                    session.drainOutput(into: &output, pending: pendingOutput)
                 } catch {
                     close()
                     return false
@@ -119,14 +196,14 @@ final class Connection {
             } else {
                 proto = .http1(HTTP1Session(maxHeadBytes: loop.config.maxHeadBytes, maxBodyBytes: loop.config.maxBodyBytes))
             }
+            lifecycle.handshakeCompleted(now: now)
             loop.observer.connectionOpened(version!)
-            setIdleDeadline()
-            if loop.draining { startDraining() }
-            return true
+            if loop.draining { startDraining(now: now) }
+            return !isClosed
         }
         let error = SSL_get_error(ssl, rc)
         if error == SSL_ERROR_WANT_READ || error == SSL_ERROR_WANT_WRITE {
-            interest = Epoll.readable | (error == SSL_ERROR_WANT_WRITE ? Epoll.writable : 0)
+            handshakeWantsWrite = error == SSL_ERROR_WANT_WRITE
             return false
         }
         let reason = error == SSL_ERROR_SSL ? TLSError("handshake").description : "connection closed during handshake"
@@ -135,104 +212,169 @@ final class Connection {
         return false
     }
 
-    private func received(_ bytes: UnsafeBufferPointer<UInt8>) {
+    private func received(_ bytes: UnsafeBufferPointer<UInt8>, now: UInt64) {
         switch proto {
         case .handshake: break
         case .http1(var session):
             proto = .handshake  // drop our copy so the session is uniquely referenced
             session.receive(bytes)
-            processHTTP1(&session)
+            processHTTP1(&session, now: now)
             proto = .http1(session)
         case .http2(let session):
             do {
-                try session.receive(bytes)
+                try session.receive(bytes, now: now)
             } catch {
-                session.drainOutput(into: &output)
-                closeAfterFlush = true
+                session.drainOutput(into: &output, pending: pendingOutput)
+                lifecycle.closeAfterFlush()
                 return
             }
             for (streamID, response) in session.takeRejected() { session.respond(streamID: streamID, response) }
             for (streamID, request) in session.takeReady() {
-                session.respond(streamID: streamID, loop.handler(request))
+                session.respond(streamID: streamID, handle(request))
             }
-            session.drainOutput(into: &output)
-            deadline = monotonicNanoseconds() + UInt64(session.activeStreams > 0 ? loop.config.bodyTimeoutSeconds : loop.config.idleTimeoutSeconds) * 1_000_000_000
+            session.drainOutput(into: &output, pending: pendingOutput)
+            lifecycle.activityChanged(session.activity)
         }
     }
 
-    private func processHTTP1(_ session: inout HTTP1Session) {
-        while !closeAfterFlush {
-            if !session.isMidRequest { requestStarted = 0 }
-            switch session.next() {
+    private func processHTTP1(_ session: inout HTTP1Session, now: UInt64) {
+        var requestStart: UInt64? = session.isMidRequest ? currentRequestStart(now: now) : nil
+        while lifecycle.stage == .open, lifecycle.wantsRead(budgetExhausted: false) {
+            var event = session.next()
+            if !chargeHTTP1Input(session) {
+                event = session.abort(HTTP1Error(status: 503, message: HTTPResponse.serverBusyMessage))
+            }
+            releaseHTTP1Input(session)
+            switch event {
             case .needMore:
                 if session.isMidRequest {
-                    if requestStarted == 0 { requestStarted = monotonicNanoseconds() }
-                    let limit = session.isReadingBody ? loop.config.bodyTimeoutSeconds : loop.config.headerTimeoutSeconds
-                    deadline = requestStarted + UInt64(limit) * 1_000_000_000
+                    let since = requestStart ?? now
+                    lifecycle.activityChanged(session.isReadingBody ? .readingBody(since: since) : .readingHead(since: since))
+                } else if case .idle = lifecycle.activity {
                 } else {
-                    setIdleDeadline()
+                    lifecycle.activityChanged(.idle(since: now))
                 }
-                if output.count - outputOffset > loop.config.maxPendingOutputBytes { readPaused = true }
                 return
             case .sendContinue:
                 output += HTTP1Session.continueResponse
+                requestStart = requestStart ?? now
             case .error(let error):
                 output += HTTP1Session.serialize(.text(error.status, error.message), keepAlive: false, date: loop.date())
-                closeAfterFlush = true
+                lifecycle.closeAfterFlush()
             case .request(let head, let body, let keepAlive):
-                requestStarted = 0
-                let request = HTTPRequest(method: head.method, target: head.target, headers: HTTPHeaders(lowercased: head.headers), body: body, version: .http1)
-                let response = loop.handler(request)
-                let keep = keepAlive && !finishAfterCurrent
+                requestStart = nil
+                let request = HTTPRequest(
+                    method: head.method, target: head.target, headers: HTTPHeaders(lowercased: head.headers), body: body, version: .http1, listener: listener)
+                let response = handle(request)
+                let keep = keepAlive && !lifecycle.draining
                 output += HTTP1Session.serialize(response, keepAlive: keep, date: loop.date(), headOnly: head.method == "HEAD")
-                if !keep { closeAfterFlush = true }
-                if output.count - outputOffset > loop.config.maxPendingOutputBytes {
-                    readPaused = true
+                lifecycle.activityChanged(.idle(since: now))
+                if !keep { lifecycle.closeAfterFlush() }
+            }
+            lifecycle.outputChanged(pending: pendingOutput, now: now)
+        }
+    }
+
+    /// Runs the handler with its working memory counted against the budget: the body, and
+    /// what the handler builds from it (`handlerWorkingMemory`). A request that does not
+    /// fit gets a fast 503, however its bytes arrived.
+    private func handle(_ request: HTTPRequest) -> HTTPResponse {
+        guard budgeted, !request.body.isEmpty else { return loop.handler(request) }
+        let working = request.body.count + loop.config.handlerWorkingMemory(request.body.count)
+        guard loop.budget.tryCharge(working) else { return .serverBusy }
+        defer { loop.budget.release(working) }
+        return loop.handler(request)
+    }
+
+    /// When the request in progress began (kept across reads by the lifecycle).
+    private func currentRequestStart(now: UInt64) -> UInt64 {
+        switch lifecycle.activity {
+        case .readingHead(let since), .readingBody(let since): since
+        case .idle: now
+        }
+    }
+
+    /// Charges what the HTTP/1 session newly holds or expects. A body that does not fit
+    /// is refused (false); head bytes are always charged (bounded by the head limit).
+    /// Charges what the HTTP/1 session newly holds or expects: the head as it arrives, a
+    /// declared body in full before it is read. False when it does not fit: the request
+    /// then gets a 503 and nothing more of it is read.
+    private func chargeHTTP1Input(_ session: HTTP1Session) -> Bool {
+        let delta = session.committedBytes - chargedInput
+        guard delta > 0, budgeted else { return true }
+        guard loop.budget.tryCharge(delta) else { return false }
+        chargedInput += delta
+        return true
+    }
+
+    private func releaseHTTP1Input(_ session: HTTP1Session) {
+        let delta = chargedInput - session.committedBytes
+        if delta > 0 {
+            loop.budget.release(delta)
+            chargedInput -= delta
+        }
+    }
+
+    /// After each batch: the budget follows the output, and the lifecycle decides whether
+    /// to close and what to wait for.
+    private func settle(now: UInt64) {
+        guard !isClosed else { return }
+        syncOutput(now: now)
+        if lifecycle.shouldCloseNow {
+            close()
+            return
+        }
+        updateInterest()
+    }
+
+    private func syncOutput(now: UInt64) {
+        let pending = budgeted ? pendingOutput : 0
+        if pending > chargedOutput { loop.budget.charge(pending - chargedOutput) } else { loop.budget.release(chargedOutput - pending) }
+        chargedOutput = pending
+        lifecycle.outputChanged(pending: pendingOutput, now: now)
+    }
+
+    func flush(now: UInt64) {
+        while !isClosed {
+            while outputOffset < output.count {
+                let result = output.withUnsafeBytes { writeSome(UnsafeRawBufferPointer(rebasing: $0[outputOffset..<min($0.count, outputOffset + (1 << 20))])) }
+                switch result {
+                case .done(let n):
+                    outputOffset += n
+                case .wouldBlock:
+                    syncOutput(now: now)
+                    return
+                case .closed:
+                    close()
                     return
                 }
             }
-        }
-    }
-
-    private func setIdleDeadline() {
-        deadline = monotonicNanoseconds() + UInt64(loop.config.idleTimeoutSeconds) * 1_000_000_000
-    }
-
-    func flush() {
-        while outputOffset < output.count {
-            ERR_clear_error()
-            let n = output.withUnsafeBytes { SSL_write(ssl, $0.baseAddress! + outputOffset, Int32(min($0.count - outputOffset, 1 << 20))) }
-            if n > 0 {
-                outputOffset += Int(n)
-                continue
+            output.removeAll(keepingCapacity: output.capacity <= 64 * 1024)
+            outputOffset = 0
+            // HTTP/2 output is pulled from nghttp2 only as it drains, never all at once.
+            guard case .http2(let session) = proto else { break }
+            session.drainOutput(into: &output, pending: 0)
+            if output.isEmpty {
+                if !session.wantsIO { lifecycle.closeAfterFlush() }
+                break
             }
-            let error = SSL_get_error(ssl, n)
-            if error == SSL_ERROR_WANT_WRITE || error == SSL_ERROR_WANT_READ { return }
+        }
+        syncOutput(now: now)
+        if lifecycle.shouldCloseNow {
             close()
             return
         }
-        output.removeAll(keepingCapacity: output.capacity <= 64 * 1024)
-        outputOffset = 0
-        if closeAfterFlush {
-            close()
-            return
-        }
-        if case .http2(let session) = proto, !session.wantsIO {
-            close()
-            return
-        }
-        if readPaused {
-            readPaused = false
-            // OpenSSL may hold decrypted bytes that epoll cannot see: have the loop read
-            // again (not recursively from here, which a long pipelined flood could deepen).
-            loop.scheduleRead(self)
+        if readStalled, lifecycle.wantsRead(budgetExhausted: overBudget) {
+            readStalled = false
+            // Not recursively from here (a long pipelined flood would deepen the stack).
+            loop.scheduleResume(self)
         }
     }
 
     func updateInterest() {
-        var wanted = readPaused ? 0 : Epoll.readable
-        if outputOffset < output.count { wanted |= Epoll.writable }
-        if case .handshake = proto { wanted |= interest & Epoll.writable }
+        guard !isClosed else { return }
+        var wanted: UInt32 = lifecycle.wantsRead(budgetExhausted: overBudget) ? Epoll.readable : 0
+        if lifecycle.wantsWrite || (lifecycle.stage == .handshake && handshakeWantsWrite) { wanted |= Epoll.writable }
         if wanted != interest {
             interest = wanted
             loop.updateInterest(self)
@@ -242,49 +384,67 @@ final class Connection {
     // MARK: - Shutdown and timeouts
 
     /// Graceful drain: idle connections close now, busy ones after their current work.
-    func startDraining() {
+    func startDraining(now: UInt64) {
+        lifecycle.startDraining()
         switch proto {
         case .handshake:
             close()
+            return
         case .http1:
-            finishAfterCurrent = true
-            if isIdle { close() }
+            break  // idle ones close in `settle`; busy ones answer with `Connection: close`
         case .http2(let session):
             session.goAway()
-            session.drainOutput(into: &output)
-            flush()
+            flush(now: now)
         }
-        if !closed { updateInterest() }
+        settle(now: now)
     }
 
-    func timedOut() {
-        if case .http1(let session) = proto, session.isMidRequest, output.count == outputOffset {
-            output += HTTP1Session.serialize(.text(408, "request not received in time"), keepAlive: false, date: loop.date())
-            closeAfterFlush = true
-            flush()
-            if !closed { close() }
-            return
-        }
-        if case .http2(let session) = proto {
+    func timedOut(_ kind: ConnectionLifecycle.Timeout, now: UInt64) {
+        switch (kind, proto) {
+        case (.header, .http1), (.body, .http1):
+            if pendingOutput == 0 {
+                output += HTTP1Session.serialize(.text(408, "request not received in time"), keepAlive: false, date: loop.date())
+            }
+            lifecycle.closeAfterFlush()
+            flush(now: now)
+            settle(now: now)
+        case (.idle, .http2(let session)), (.body, .http2(let session)), (.header, .http2(let session)):
             session.goAway()
-            session.drainOutput(into: &output)
-            closeAfterFlush = true
-            flush()
-            if !closed { close() }
-            return
+            lifecycle.closeAfterFlush()
+            flush(now: now)
+            settle(now: now)
+        default:
+            // The handshake never finished, an idle HTTP/1 connection, or a client that
+            // stopped reading: nothing can or needs to be said.
+            close()
         }
-        close()
     }
 
     func close() {
-        guard !closed else { return }
-        closed = true
-        if let version { loop.observer.connectionClosed(version) }
-        if case .handshake = proto {} else {
+        guard !isClosed else { return }
+        let wasOpen = lifecycle.stage != .handshake
+        lifecycle.closed()
+        if listener == .tls, let version { loop.observer.connectionClosed(version) }
+        if wasOpen, let ssl {
             ERR_clear_error()
             SSL_shutdown(ssl)  // best effort close_notify; never wait for the peer's
         }
+        loop.budget.release(chargedInput + chargedOutput)
+        chargedInput = 0
+        chargedOutput = 0
+        output = []
+        outputOffset = 0
         loop.remove(self)
         Glibc.close(fd)
+    }
+}
+
+extension HTTP2Session {
+    /// The lifecycle's view of this session: the oldest request still arriving (or answer
+    /// still going out) runs the body timeout; otherwise idle since the last request.
+    var activity: ConnectionLifecycle.Activity {
+        if let oldest = oldestIncompleteRequest { return .readingBody(since: oldest) }
+        if unsentResponseBytes > 0 { return .readingBody(since: lastRequestActivity) }
+        return .idle(since: lastRequestActivity)
     }
 }

@@ -14,9 +14,14 @@ public final class Server: Sendable {
     private let log: @Sendable (LogLevel, String) -> Void
     private let state = Mutex(State())
 
+    /// Bytes buffered for clients, across all loops.
+    public let budget: BufferBudget
+
     private struct State {
         var loops: [LoopThread] = []
         var port: UInt16 = 0
+        var probePort: UInt16?
+        var maxConnections = 0
         var draining = false
         var reloadThread: pthread_t?
     }
@@ -30,26 +35,40 @@ public final class Server: Sendable {
         self.observer = observer
         self.log = log
         self.handler = handler
+        budget = BufferBudget(limit: config.bufferBudgetBytes)
     }
 
     /// Binds every loop's listener and starts the threads. Returns the bound port (useful
     /// with port 0).
     @discardableResult
     public func start() throws -> UInt16 {
+        // Connections must fit the descriptors we can have: running out is handled (accepting
+        // pauses), but a limit we can reach is better.
+        let descriptors = FileDescriptorLimit.raiseToHard()
+        let usable = max(1, descriptors - FileDescriptorLimit.reserved(threads: config.threads, probeConnections: config.probeListen == nil ? 0 : config.maxProbeConnections))
+        let maxConnections = min(config.maxConnections, usable)
+        if maxConnections < config.maxConnections {
+            log(.warning, "max connections lowered from \(config.maxConnections) to \(maxConnections): the file-descriptor limit is \(descriptors)")
+        }
         var address = config.listen
         let first = try Socket.listen(address)
         address.port = Socket.localPort(first)
         var listeners = [first]
+        var probe: Int32 = -1
         do {
             for _ in 1..<config.threads { listeners.append(try Socket.listen(address)) }
+            if let probeAddress = config.probeListen { probe = try Socket.listen(probeAddress, backlog: 64) }
         } catch {
             listeners.forEach { close($0) }
             throw error
         }
         var threads: [LoopThread] = []
-        for listener in listeners {
+        // Each loop owns an equal share of the connection limit.
+        let share = (maxConnections + config.threads - 1) / config.threads
+        for (index, listener) in listeners.enumerated() {
             let loop = try EventLoop(
-                config: config, listener: listener, handler: handler, observer: observer, certificates: certificates, log: log)
+                config: config, listener: listener, probeListener: index == 0 ? probe : -1, maxConnections: share, handler: handler,
+                observer: observer, certificates: certificates, budget: budget, log: log)
             threads.append(LoopThread(loop))
         }
         threads.forEach { $0.start() }
@@ -65,10 +84,18 @@ public final class Server: Sendable {
         state.withLock {
             $0.loops = threads
             $0.port = address.port
+            $0.probePort = probe >= 0 ? Socket.localPort(probe) : nil
+            $0.maxConnections = maxConnections
             $0.reloadThread = reload
         }
         return address.port
     }
+
+    /// The probe listener's port, if there is one.
+    public var probePort: UInt16? { state.withLock { $0.probePort } }
+
+    /// The connection limit in force (after clamping to the descriptor limit).
+    public var maxConnections: Int { state.withLock { $0.maxConnections } }
 
     /// Ready once listening with a certificate; not ready while draining.
     public var isReady: Bool {

@@ -28,7 +28,8 @@ enum Epoll {
     static let readable: UInt32 = 0x001
     static let writable: UInt32 = 0x004
     static let error: UInt32 = 0x008
-    static let hangup: UInt32 = 0x010 | 0x008 | 0x2000
+    /// EPOLLHUP: both directions are shut (a reset, or our shutdown and the peer's).
+    static let peerHangup: UInt32 = 0x010
 }
 
 /// An eventfd used to wake a loop from another thread.
