@@ -31,6 +31,9 @@ struct ServeCommand: ParsableCommand {
     @Option(help: "Require client certificates signed by this CA (PEM): mTLS from kube-apiserver.")
     var clientCA: String?
 
+    @Option(name: .customLong("client-name"), help: "With --client-ca: accept only client certificates whose subject CN or a DNS SAN is this name (repeat for several).")
+    var clientNames: [String] = []
+
     @Option(help: "Policy file (YAML).")
     var policy: String?
 
@@ -63,6 +66,7 @@ struct ServeCommand: ParsableCommand {
 
     func validate() throws {
         if (tlsCert == nil) != (tlsKey == nil) { throw ValidationError("--tls-cert and --tls-key go together") }
+        if !clientNames.isEmpty && clientCA == nil { throw ValidationError("--client-name needs --client-ca") }
         if ListenAddress(listen) == nil { throw ValidationError("--listen must be HOST:PORT, not \(listen)") }
         if probeListen != "off", ListenAddress(probeListen) == nil { throw ValidationError("--probe-listen must be HOST:PORT or off, not \(probeListen)") }
         if let threads, threads < 1 || threads > 256 { throw ValidationError("--threads must be from 1 to 256") }
@@ -107,7 +111,7 @@ struct ServeCommand: ParsableCommand {
         }
         let certificates: CertificateReloader
         do {
-            certificates = try CertificateReloader(source: source, clientCAPath: clientCA, log: log)
+            certificates = try CertificateReloader(source: source, clientCAPath: clientCA, clientNames: clientNames, log: log)
         } catch {
             throw failUsage("serve: cannot load the TLS certificate: \(error)")
         }

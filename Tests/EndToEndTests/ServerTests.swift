@@ -231,6 +231,19 @@ extension LiveServers {
             #expect(reviewOnProbe.stdout == "404")
         }
 
+        /// --client-name narrows mTLS to the apiserver's certificate (its CN here is
+        /// kube-apiserver): another name from the same CA is refused.
+        @Test func clientNamesRestrictAcceptedCertificates() throws {
+            let pki = try TestPKI(try TempDir())
+            let right = try WebhookServer(["--client-ca", pki.caCert, "--client-name", "kube-apiserver"], pki: pki)
+            #expect(try right.curl(["--cert", pki.clientCert, "--key", pki.clientKey], path: "/healthz").stdout == "ok\n")
+            let wrong = try WebhookServer(["--client-ca", pki.caCert, "--client-name", "someone-else"], pki: pki)
+            let refused = try wrong.curl(["--cert", pki.clientCert, "--key", pki.clientKey], path: "/healthz")
+            #expect(refused.status != 0 && refused.stdout != "ok\n")
+            let usage = try run(Package.binary, ["serve", "--client-name", "x"])
+            #expect(usage.status != 0 && usage.stderr.contains("--client-name needs --client-ca"))
+        }
+
         @Test func sigtermDrainsInFlightRequestsAndExitsZero() throws {
             let dir = try TempDir()
             let server = try WebhookServer(["--grace-period", "10"])

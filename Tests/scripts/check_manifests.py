@@ -78,12 +78,22 @@ def check_base(docs, overlay):
     check(sc.get("readOnlyRootFilesystem") is True, "container: readOnlyRootFilesystem")
     check(sc.get("allowPrivilegeEscalation") is False, "container: allowPrivilegeEscalation false")
     check(sc.get("capabilities", {}).get("drop") == ["ALL"], "container: drop ALL capabilities")
+    ports = {p["name"]: p["containerPort"] for p in c["ports"]}
+    check(ports.get("https") == 8443 and ports.get("probes") == 8081, f"container ports {ports}")
     for probe, path in (("readinessProbe", "/readyz"), ("livenessProbe", "/healthz")):
         get = c[probe]["httpGet"]
-        check(get["path"] == path and get["scheme"] == "HTTPS", f"container: {probe} {path} over HTTPS")
+        # On the plain probe port: kubelet sends no client certificate, so with --client-ca
+        # probes on the admission port would fail.
+        check(get["path"] == path and get["scheme"] == "HTTP" and get["port"] == "probes", f"container: {probe} {path} on the probe port")
+    annotations = spec["template"]["metadata"].get("annotations", {})
+    check(annotations.get("prometheus.io/scrape") == "true" and annotations.get("prometheus.io/port") == "8081",
+          "pod: Prometheus scrapes the probe port")
     check("requests" in c["resources"] and "limits" in c["resources"], "container: resources")
     args = c["args"]
     check(args[0] == "serve" and "--tls-cert=/tls/tls.crt" in args and "--tls-key=/tls/tls.key" in args, f"container args {args}")
+    check("--probe-listen=0.0.0.0:8081" in args, "container: --probe-listen=0.0.0.0:8081")
+    check("--threads=2" in args and c["resources"]["limits"].get("memory") == "128Mi",
+          "container: --threads=2 with the 128Mi limit the defaults are sized for")
     policy_arg = [a for a in args if a.startswith("--policy=")]
     check(policy_arg == ["--policy=/etc/wasmplugin-webhook/policy.yaml"], "container: --policy from the ConfigMap")
     volumes = {v["name"]: v for v in pod["volumes"]}
@@ -109,7 +119,30 @@ def validate_schemas(docs, overlay, version):
             failures.append(f"{overlay}: {d['kind']} {d['metadata']['name']}: {e}")
 
 
+def check_mtls(root):
+    """components/mtls on top of the base: the client CA mounted and required."""
+    import os
+    import tempfile
+    with tempfile.TemporaryDirectory() as tmp:
+        with open(os.path.join(tmp, "kustomization.yaml"), "w") as f:
+            # kustomize takes only relative paths.
+            base, mtls = (os.path.relpath(os.path.join(root, p), tmp) for p in ("base", "components/mtls"))
+            f.write(f"resources:\n  - {base}\ncomponents:\n  - {mtls}\n")
+        docs = render(tmp)
+    validate_schemas(docs, "base+components/mtls", "1.30")
+    c = by_kind(docs, "Deployment")[0]["spec"]["template"]["spec"]
+    args = c["containers"][0]["args"]
+    check("--client-ca=/client-ca/ca.crt" in args, f"mtls: --client-ca in {args}")
+    check("--probe-listen=0.0.0.0:8081" in args, "mtls: probes stay on the plain port")
+    volumes = {v["name"]: v for v in c["volumes"]}
+    check(volumes.get("client-ca", {}).get("secret", {}).get("secretName") == f"{NAME}-client-ca", "mtls: client CA Secret volume")
+    mounts = {m["name"]: m["mountPath"] for m in c["containers"][0]["volumeMounts"]}
+    check(mounts.get("client-ca") == "/client-ca", "mtls: client CA mounted at /client-ca")
+    print(f"base+components/mtls: {len(docs)} objects rendered and checked")
+
+
 def main(root, version="1.30"):
+    check_mtls(root)
     for overlay in ("base", "overlays/cert-manager", "overlays/static-ca"):
         docs = render(f"{root}/{overlay}")
         validate_schemas(docs, overlay, version)

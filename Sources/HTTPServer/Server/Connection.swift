@@ -180,6 +180,11 @@ final class Connection {
         let rc = SSL_do_handshake(ssl)
         if rc == 1 {
             handshakeWantsWrite = false
+            if let context, !context.acceptsPeer(of: ssl) {
+                loop.observer.handshakeFailed("client certificate names none of --client-name")
+                close()
+                return false
+            }
             var name: UnsafePointer<UInt8>?
             var length: UInt32 = 0
             SSL_get0_alpn_selected(ssl, &name, &length)

@@ -18,6 +18,7 @@ public enum CertificateSource: Sendable {
 public final class CertificateReloader: Sendable {
     private let source: CertificateSource
     private let clientCAPath: String?
+    private let clientNames: [String]
     private let log: @Sendable (LogLevel, String) -> Void
     private let state: Mutex<State>
 
@@ -28,12 +29,17 @@ public final class CertificateReloader: Sendable {
         var lastSeen: [UInt8]
     }
 
-    public init(source: CertificateSource, clientCAPath: String?, log: @escaping @Sendable (LogLevel, String) -> Void) throws {
+    /// `clientNames`: with a client CA, accept only certificates naming one of these (empty:
+    /// any certificate the CA signed).
+    public init(
+        source: CertificateSource, clientCAPath: String?, clientNames: [String] = [], log: @escaping @Sendable (LogLevel, String) -> Void
+    ) throws {
         self.source = source
         self.clientCAPath = clientCAPath
+        self.clientNames = clientNames
         self.log = log
         let (cert, key) = try Self.read(source)
-        let context = try TLSContext(certificatePEM: cert, keyPEM: key, clientCAPath: clientCAPath)
+        let context = try TLSContext(certificatePEM: cert, keyPEM: key, clientCAPath: clientCAPath, clientNames: clientNames)
         state = Mutex(State(context: context, lastSeen: cert + key))
     }
 
@@ -48,7 +54,7 @@ public final class CertificateReloader: Sendable {
         let bytes = cert + key
         if state.withLock({ $0.lastSeen == bytes }) { return false }
         do {
-            let context = try TLSContext(certificatePEM: cert, keyPEM: key, clientCAPath: clientCAPath)
+            let context = try TLSContext(certificatePEM: cert, keyPEM: key, clientCAPath: clientCAPath, clientNames: clientNames)
             state.withLock {
                 $0.context = context
                 $0.lastSeen = bytes

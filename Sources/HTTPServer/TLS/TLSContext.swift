@@ -17,24 +17,28 @@ public final class TLSContext: @unchecked Sendable {
     let ctx: OpaquePointer
     /// Leaf certificate expiry, seconds since the epoch (for the metric).
     public let notAfter: Int64
+    /// Client certificates must name one of these (subject CN or DNS SAN); empty: any
+    /// certificate the client CA signed.
+    let clientNames: [String]
 
     /// TLS 1.2 suites: ECDHE only, AEAD only (TLS 1.3 suites are all modern by definition).
     static let tls12Ciphers =
         "ECDHE-ECDSA-AES128-GCM-SHA256:ECDHE-RSA-AES128-GCM-SHA256:ECDHE-ECDSA-AES256-GCM-SHA384:"
         + "ECDHE-RSA-AES256-GCM-SHA384:ECDHE-ECDSA-CHACHA20-POLY1305:ECDHE-RSA-CHACHA20-POLY1305"
 
-    public convenience init(certificatePEM: [UInt8], keyPEM: [UInt8], clientCAPath: String? = nil) throws(TLSError) {
+    public convenience init(certificatePEM: [UInt8], keyPEM: [UInt8], clientCAPath: String? = nil, clientNames: [String] = []) throws(TLSError) {
         let certs = try PEM.certificates(certificatePEM)
         defer { certs.forEach { X509_free($0) } }
         let key = try PEM.privateKey(keyPEM)
         defer { EVP_PKEY_free(key) }
-        try self.init(chain: certs, key: key, clientCAPath: clientCAPath)
+        try self.init(chain: certs, key: key, clientCAPath: clientCAPath, clientNames: clientNames)
     }
 
-    init(chain: [OpaquePointer], key: OpaquePointer, clientCAPath: String?) throws(TLSError) {
+    init(chain: [OpaquePointer], key: OpaquePointer, clientCAPath: String?, clientNames: [String] = []) throws(TLSError) {
         ERR_clear_error()
         guard let ctx = SSL_CTX_new(TLS_server_method()) else { throw TLSError("SSL_CTX_new") }
         self.ctx = ctx
+        self.clientNames = clientNames
         var expiry: Int64 = 0
         if let notAfter = X509_get0_notAfter(chain[0]) {
             var t = tm()
@@ -67,6 +71,17 @@ public final class TLSContext: @unchecked Sendable {
     }
 
     deinit { SSL_CTX_free(ctx) }
+
+    /// After the handshake: whether the client's (CA-verified) certificate names one of
+    /// `clientNames`, as its subject CN or a DNS SAN. True when no names are configured.
+    func acceptsPeer(of ssl: OpaquePointer) -> Bool {
+        guard !clientNames.isEmpty else { return true }
+        guard let certificate = SSL_get1_peer_certificate(ssl) else { return false }
+        defer { X509_free(certificate) }
+        return clientNames.contains { name in
+            X509_check_host(certificate, name, name.utf8.count, UInt32(X509_CHECK_FLAG_ALWAYS_CHECK_SUBJECT), nil) == 1
+        }
+    }
 }
 
 /// Server preference: h2, then http/1.1. A client offering neither gets no ALPN answer
