@@ -13,6 +13,8 @@ let package = Package(
     products: [
         .executable(name: "wasmplugin-webhook", targets: ["wasmplugin-webhook"]),
         .executable(name: "admission-bench", targets: ["admission-bench"]),
+        // For the fuzz targets in Fuzz/ (a package of its own, built with libFuzzer).
+        .library(name: "WebhookLibraries", targets: ["HTTPServer", "AdmissionKit", "WasmPluginPolicy", "YAMLManifests"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
@@ -47,11 +49,17 @@ let package = Package(
             dependencies: ["AdmissionKit"],
             swiftSettings: strictSettings
         ),
+        // Manifest files (YAML/JSON, multi-document) as JSON values with source lines.
+        .target(
+            name: "YAMLManifests",
+            dependencies: ["AdmissionKit", .product(name: "Yams", package: "Yams")],
+            swiftSettings: strictSettings
+        ),
         // The executable: CLI and wiring only.
         .executableTarget(
             name: "wasmplugin-webhook",
             dependencies: [
-                "HTTPServer", "AdmissionKit", "WasmPluginPolicy",
+                "HTTPServer", "AdmissionKit", "WasmPluginPolicy", "YAMLManifests",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Yams", package: "Yams"),

@@ -1,6 +1,7 @@
 import AdmissionKit
 import ArgumentParser
 import WasmPluginPolicy
+import YAMLManifests
 
 struct CheckCommand: ParsableCommand {
     static let configuration = CommandConfiguration(

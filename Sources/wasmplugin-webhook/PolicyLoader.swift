@@ -1,5 +1,6 @@
 import AdmissionKit
 import WasmPluginPolicy
+import YAMLManifests
 
 enum PolicyLoader {
     /// Loads `--policy`, or the defaults when none is given. Errors name the key.

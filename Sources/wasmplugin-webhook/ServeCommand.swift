@@ -155,6 +155,9 @@ struct ServeCommand: ParsableCommand {
         logger.info("draining", metadata: ["signal": "\(received == SIGTERM ? "SIGTERM" : "SIGINT")", "gracePeriodSeconds": "\(gracePeriod)"])
         server.shutdown()
         server.wait()
+        // The server's handler reads readiness, which holds the server: let go of it so
+        // nothing outlives the process (LeakSanitizer reports such cycles at exit).
+        readiness.clear()
         if let developmentDirectory { DevelopmentFiles.remove(developmentDirectory) }
         logger.info("stopped")
     }
@@ -165,6 +168,7 @@ final class ReadinessFlag: Sendable {
     private let server = Mutex<Server?>(nil)
 
     func set(_ value: Server) { server.withLock { $0 = value } }
+    func clear() { server.withLock { $0 = nil } }
     var isReady: Bool { server.withLock { $0?.isReady ?? false } }
 }
 

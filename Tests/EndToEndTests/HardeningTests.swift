@@ -18,6 +18,13 @@ extension LiveServers {
 
         /// A single client connection may grow the server by at most this much.
         static let perConnectionMiB = 32.0
+        /// Under a sanitizer (scripts/test.sh --sanitize) memory is the sanitizer's: the
+        /// attacks run and the server must survive them, but sizes are not judged.
+        static let measuresMemory = ProcessInfo.processInfo.environment["WEBHOOK_SANITIZER"] == nil
+
+        func expectGrowthBounded(_ report: Report, _ limit: Double = perConnectionMiB) {
+            if Self.measuresMemory { #expect(report.growthMiB < limit, "\(report.json)") }
+        }
 
         func attack(_ server: WebhookServer, _ name: String, _ options: [String] = [], timeout: Double = 120) throws -> Report {
             let out = try python(
@@ -41,7 +48,7 @@ extension LiveServers {
         @Test func aPingFloodIsBounded() throws {
             let server = try WebhookServer()
             let report = try attack(server, "ping-flood", ["seconds=5"])
-            #expect(report.growthMiB < Self.perConnectionMiB, "\(report.json)")
+            expectGrowthBounded(report)
             #expect(report.alive)
         }
 
@@ -50,7 +57,7 @@ extension LiveServers {
         @Test func anHPACKBombGets431() throws {
             let server = try WebhookServer()
             let report = try attack(server, "hpack-bomb", ["streams=3"])
-            #expect(report.growthMiB < Self.perConnectionMiB, "\(report.json)")
+            expectGrowthBounded(report)
             #expect(report.detail["answered"] as? Int == 3, "\(report.json)")
         }
 
@@ -58,14 +65,14 @@ extension LiveServers {
         @Test func unfinishedBodiesOnManyStreamsAreBounded() throws {
             let server = try WebhookServer()
             let report = try attack(server, "held-bodies")
-            #expect(report.growthMiB < Self.perConnectionMiB, "\(report.json)")
+            expectGrowthBounded(report)
             #expect(report.alive)
         }
 
         @Test func pipelinedRequestsFromAClientThatNeverReadsAreBounded() throws {
             let server = try WebhookServer()
             let report = try attack(server, "pipeline-flood")
-            #expect(report.growthMiB < Self.perConnectionMiB, "\(report.json)")
+            expectGrowthBounded(report)
             #expect(report.alive)
         }
 
@@ -97,7 +104,7 @@ extension LiveServers {
             #expect(lowered.status == 0, "\(lowered.stderr)")
             let report = try attack(server, "fd-exhaust", ["conns=100", "seconds=3"])
             let cpu = report.detail["server_cpu_seconds"] as? Double ?? 99
-            #expect(cpu < 0.5, "the server spun: \(report.json)")
+            #expect(cpu < (Self.measuresMemory ? 0.5 : 1.5), "the server spun: \(report.json)")
             let acceptLines = server.logLines().filter { ($0["msg"] as? String)?.hasPrefix("accept4") == true }
             #expect(!acceptLines.isEmpty && acceptLines.count <= 2, "\(acceptLines)")
             #expect(report.alive)
@@ -144,7 +151,7 @@ extension LiveServers {
         @Test func theFullHostileRunStaysUnder128MiB() throws {
             let server = try WebhookServer()
             let report = try attack(server, "hostile", ["seconds=12"], timeout: 300)
-            #expect(report.peakMiB < 128, "\(report.json)")
+            if Self.measuresMemory { #expect(report.peakMiB < 128, "\(report.json)") }
             #expect(report.alive)
             // And it still answers a review afterwards.
             let (status, body) = try server.post("validate-seed-gateway")

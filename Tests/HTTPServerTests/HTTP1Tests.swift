@@ -62,6 +62,33 @@ private func parse(_ text: String, maxHead: Int = 16384) -> HTTP1Parser.Result {
         #expect(head.target == target)
     }
 
+    /// Regression (found by FuzzHTTP1): text that cannot start a request got 431 when more
+    /// than the head limit had arrived, and 400 when less had.
+    @Test func garbageGets400HoweverMuchHasArrived() {
+        let garbage = "{\n  \"kind\": \"AdmissionReview\"" + String(repeating: " ", count: 20000)
+        #expect(parse(garbage) == .invalid(HTTP1Error(status: 400, message: "malformed request line")))
+        #expect(parse(String(garbage.prefix(10))) == .invalid(HTTP1Error(status: 400, message: "malformed request line")))
+        // ...and when a blank line ends it just past the limit.
+        let ended = "{" + String(repeating: " ", count: 99) + "\r\n\r\n"
+        #expect(parse(ended, maxHead: 100) == .invalid(HTTP1Error(status: 400, message: "malformed request line")))
+    }
+
+    /// Regression (found by FuzzHTTP1): a head of exactly the limit was refused with 431
+    /// when its closing CRLF had not arrived yet, and accepted once it had.
+    @Test func aHeadOfExactlyTheLimitIsAcceptedHoweverItArrives() {
+        let line = "GET / HTTP/1.1\r\nX: "
+        let head = line + String(repeating: "a", count: 100 - line.utf8.count - 2) + "\r\n"  // 100 bytes
+        #expect(head.utf8.count == 100)
+        #expect(parse(head, maxHead: 100) == .incomplete)
+        if case .complete(_, let consumed) = parse(head + "\r\n", maxHead: 100) {
+            #expect(consumed == 102)
+        } else {
+            Issue.record("not complete")
+        }
+        #expect(parse(head + "\r\na", maxHead: 100) != .incomplete)
+        #expect(parse(head + "xyz", maxHead: 100) == .invalid(HTTP1Error(status: 431, message: "request line and headers exceed 100 bytes")))
+    }
+
     @Test func headLimitGives431() {
         let big = "GET / HTTP/1.1\r\nX: " + String(repeating: "a", count: 20000)
         #expect(parse(big) == .invalid(HTTP1Error(status: 431, message: "request line and headers exceed 16384 bytes")))
@@ -180,6 +207,30 @@ private func parse(_ text: String, maxHead: Int = 16384) -> HTTP1Parser.Result {
         #expect(error.status == status)
     }
 
+    /// Regression (found by FuzzHTTP1): an empty line before a request was ignored when the
+    /// request arrived with it, and answered 400 when a read split them.
+    @Test func emptyLinesBeforeARequestAreIgnoredHoweverTheyArrive() {
+        let text = "\r\n\nGET /healthz HTTP/1.1\r\nHost: x\r\n\r\n"
+        for split in 1...text.utf8.count {
+            var session = HTTP1Session(maxHeadBytes: 16384, maxBodyBytes: 1000)
+            var event = HTTP1Session.Event.needMore
+            for piece in Array(text.utf8).chunked(split) {
+                piece.withUnsafeBufferPointer { session.receive($0) }
+                event = session.next()
+                if event != .needMore { break }
+            }
+            guard case .request(let head, _, _) = event else {
+                Issue.record("split every \(split) bytes: \(event)")
+                continue
+            }
+            #expect(head.target == "/healthz")
+        }
+        var idle = HTTP1Session(maxHeadBytes: 16384, maxBodyBytes: 1000)
+        feed(&idle, "\r\n\r\n")
+        #expect(idle.next() == .needMore)
+        #expect(!idle.isMidRequest)  // empty lines are no request in progress
+    }
+
     /// Regression: the chunked `-1` request trapped the whole process.
     @Test func aNegativeChunkSizeIsA400() {
         var session = HTTP1Session(maxHeadBytes: 16384, maxBodyBytes: 1000)
@@ -265,5 +316,11 @@ private func parse(_ text: String, maxHead: Int = 16384) -> HTTP1Parser.Result {
     @Test func serializesResponses() {
         let bytes = HTTP1Session.serialize(.text(404, "no"), keepAlive: false, date: "Thu, 26 Nov 2026 00:00:00 GMT")
         #expect(String(decoding: bytes, as: UTF8.self) == "HTTP/1.1 404 Not Found\r\ncontent-type: text/plain; charset=utf-8\r\ncontent-length: 3\r\ndate: Thu, 26 Nov 2026 00:00:00 GMT\r\nconnection: close\r\n\r\nno\n")
+    }
+}
+
+extension Array {
+    func chunked(_ size: Int) -> [[Element]] {
+        stride(from: 0, to: count, by: size).map { Array(self[$0..<Swift.min($0 + size, count)]) }
     }
 }

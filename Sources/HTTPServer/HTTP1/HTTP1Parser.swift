@@ -31,14 +31,17 @@ enum HTTP1Parser {
     /// it (each read then costs its own bytes, not the whole head again: 1-byte TLS records
     /// would otherwise make the scan quadratic). `headEndSearchResume` says where to resume.
     static func parseHead(_ buffer: UnsafeBufferPointer<UInt8>, maxHeadBytes: Int, scanFrom: Int = 0) -> Result {
+        // A request must start with a method; reject binary garbage (e.g. a TLS ClientHello
+        // sent in clear, or a PRI preface) without waiting for more. Checked first, so that
+        // the answer does not depend on how much has arrived.
+        if let first = buffer.first, !isTokenChar(first) {
+            return .invalid(HTTP1Error(status: 400, message: "malformed request line"))
+        }
         guard let end = findHeadEnd(buffer, from: scanFrom, limit: maxHeadBytes + 4) else {
-            if buffer.count > maxHeadBytes {
+            // A head of `maxHeadBytes` still needs its closing CRLF: only past that can no
+            // valid head come of what is here (or an early 431 would depend on the split).
+            if buffer.count > maxHeadBytes + 2 {
                 return .invalid(HTTP1Error(status: 431, message: "request line and headers exceed \(maxHeadBytes) bytes"))
-            }
-            // A request must start with a method; reject binary garbage (e.g. a TLS
-            // ClientHello sent in clear, or a PRI preface) without waiting for more.
-            if let first = buffer.first, !isTokenChar(first) {
-                return .invalid(HTTP1Error(status: 400, message: "malformed request line"))
             }
             return .incomplete
         }

@@ -87,6 +87,16 @@ struct HTTP1Session: Sendable {
         case .failed:
             return .needMore
         case .head:
+            // RFC 9112 §2.2: empty lines before a request line are ignored (clients may send
+            // a CRLF after a body). Dropped here, before the parser sees them, so that the
+            // answer does not depend on where a read split them from the request line.
+            while inputStart < input.count, input[inputStart] == 0x0A || input[inputStart] == 0x0D {
+                if input[inputStart] == 0x0D {
+                    guard inputStart + 1 < input.count else { return .needMore }
+                    guard input[inputStart + 1] == 0x0A else { break }
+                }
+                consume(input[inputStart] == 0x0D ? 2 : 1)
+            }
             let result = input.withUnsafeBufferPointer {
                 HTTP1Parser.parseHead(UnsafeBufferPointer(rebasing: $0[inputStart...]), maxHeadBytes: maxHeadBytes, scanFrom: headScanFrom)
             }

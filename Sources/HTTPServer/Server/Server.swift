@@ -113,10 +113,13 @@ public final class Server: Sendable {
         loops.forEach { $0.loop.requestDrain() }
     }
 
-    /// Blocks until every loop has drained.
+    /// Blocks until every loop has drained, then lets the loops go: their handler may hold
+    /// this server (readiness), and that cycle would outlive the process (LeakSanitizer
+    /// reports it at exit).
     public func wait() {
         let loops = state.withLock { $0.loops }
         for loop in loops { loop.join() }
+        state.withLock { $0.loops = [] }
     }
 }
 

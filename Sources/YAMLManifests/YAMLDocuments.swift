@@ -3,14 +3,14 @@ import Yams
 
 /// One document of a manifest file, as JSON plus the source line of every field, so that
 /// `check` can point at the line of the offending field.
-struct YAMLDocument {
-    var value: JSON
+public struct YAMLDocument: Sendable {
+    public var value: JSON
     /// Line of the document's first node.
-    var line: Int
-    var lines: [FieldPath: Int]
+    public var line: Int
+    public var lines: [FieldPath: Int]
 
     /// The line of `path`, or of its nearest ancestor that has one.
-    func line(of path: FieldPath) -> Int {
+    public func line(of path: FieldPath) -> Int {
         var p = path
         while true {
             if let l = lines[p] { return l }
@@ -20,13 +20,16 @@ struct YAMLDocument {
     }
 }
 
-struct YAMLConversionError: Error, CustomStringConvertible {
-    var description: String
+public struct YAMLConversionError: Error, CustomStringConvertible {
+    public var description: String
 }
 
-enum YAMLDocuments {
+/// Manifest files (YAML or JSON, one or many documents) read as JSON values with the line
+/// of every field, and JSON values written back as YAML: what `check` and the policy
+/// loader read and write.
+public enum YAMLDocuments {
     /// Parses every document of a multi-document YAML (JSON is YAML too).
-    static func parse(_ text: String) throws -> [YAMLDocument] {
+    public static func parse(_ text: String) throws -> [YAMLDocument] {
         var documents: [YAMLDocument] = []
         var sequence = try Yams.compose_all(yaml: text)
         while let node = sequence.next() {
@@ -80,7 +83,7 @@ enum YAMLDocuments {
     }
 
     /// YAML text for one JSON value, keys in their original order.
-    static func emit(_ value: JSON) throws -> String {
+    public static func emit(_ value: JSON) throws -> String {
         try Yams.serialize(node: node(value), sortKeys: false)
     }
 

@@ -1,0 +1,56 @@
+import AdmissionKit
+import FuzzSupport
+import WasmPluginPolicy
+
+let webhook = AdmissionWebhook(validator: WasmPluginValidator(), defaulter: WasmPluginDefaulter())
+
+/// The whole review on arbitrary input: with the first byte even, the input is the body;
+/// odd, it is the WasmPlugin object inside a real CREATE envelope (so the rules, not only
+/// the envelope checks, see it). Oracles: no crash; /validate never patches; a /mutate
+/// patch applies to the object as sent; mutating the patched object patches nothing.
+@_cdecl("LLVMFuzzerTestOneInput")
+public func fuzzReview(_ data: UnsafePointer<UInt8>?, _ size: Int) -> Int32 {
+    guard let data, size > 0 else { return 0 }
+    let input = Array(UnsafeBufferPointer(start: data + 1, count: size - 1))
+    let body = data[0] & 1 == 0 ? input : envelope(input)
+    guard let validated = try? webhook.review(.validate, body: body) else { return 0 }
+    require(validated.response.patch.isEmpty, "validate patched")
+    guard let mutated = try? webhook.review(.mutate, body: body) else {
+        fatalError("mutate refused a body that validate decoded")
+    }
+    let answer = try? JSONParser.parse(mutated.body)
+    require(answer?["response"]?["uid"] == .string(mutated.request.uid), "uid not echoed")
+    guard !mutated.response.patch.isEmpty, let object = mutated.request.object else { return 0 }
+    // The patch as sent: base64 of JSON Patch, decoded and applied like the apiserver does.
+    guard case .string(let encoded)? = answer?["response"]?["patch"], let patchBytes = Base64.decodeCanonical(encoded),
+        case .array(let ops)? = try? JSONParser.parse(patchBytes)
+    else {
+        fatalError("mutate answered a patch that is not base64 JSON Patch")
+    }
+    var patched = object
+    for op in ops {
+        guard case .string(let name)? = op["op"], let kind = PatchOperation.Op(rawValue: name), case .string(let pointer)? = op["path"],
+            let path = try? FieldPath(jsonPointer: pointer)
+        else { fatalError("malformed patch operation \(op)") }
+        do {
+            try patched.apply(PatchOperation(kind, path, op["value"]))
+        } catch {
+            fatalError("patch does not apply: \(error)")
+        }
+    }
+    var request = mutated.request
+    request.object = patched
+    let again = webhook.decide(.mutate, request)
+    require(again.patch.isEmpty, "mutating the mutated object patched again: \(again.patch.map(\.path.jsonPointer))")
+    return 0
+}
+
+func envelope(_ object: [UInt8]) -> [UInt8] {
+    Array(#"{"apiVersion":"admission.k8s.io/v1","kind":"AdmissionReview","request":{"uid":"f","kind":{"group":"extensions.istio.io","version":"v1alpha1","kind":"WasmPlugin"},"resource":{"group":"extensions.istio.io","version":"v1alpha1","resource":"wasmplugins"},"namespace":"default","operation":"CREATE","object":"#.utf8)
+        + object + Array("}}".utf8)
+}
+
+@_cdecl("FuzzReview_main")
+public func fuzzMain(_ argc: Int32, _ argv: UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>?) -> Int32 {
+    runFuzzer(argc, argv, fuzzReview)
+}
