@@ -15,6 +15,14 @@ enum Package {
         let bundleDirectory = URL(fileURLWithPath: "/proc/self/exe").resolvingSymlinksInPath().deletingLastPathComponent()
         return bundleDirectory.appendingPathComponent("wasmplugin-webhook").path
     }
+    /// The environment for processes the tests start. Under `scripts/test.sh --sanitize
+    /// address`, the webhook's processes check for leaks (WEBHOOK_ASAN_OPTIONS) while the
+    /// test runner does not.
+    static var childEnvironment: [String: String] {
+        var environment = ProcessInfo.processInfo.environment
+        if let options = environment["WEBHOOK_ASAN_OPTIONS"] { environment["ASAN_OPTIONS"] = options }
+        return environment
+    }
     static var scripts: URL { root.appendingPathComponent("Tests/scripts") }
     static var fixtures: URL { root.appendingPathComponent("Tests/WasmPluginPolicyTests/Fixtures") }
     static func fixture(_ name: String) -> String { fixtures.appendingPathComponent(name + ".request.json").path }
@@ -30,6 +38,7 @@ struct Output {
 @discardableResult
 func run(_ executable: String, _ arguments: [String], stdin: Data? = nil, timeout: Double = 60) throws -> Output {
     let process = Process()
+    process.environment = Package.childEnvironment
     process.executableURL = URL(fileURLWithPath: executable.hasPrefix("/") ? executable : "/usr/bin/env")
     process.arguments = executable.hasPrefix("/") ? arguments : [executable] + arguments
     let dir = FileManager.default.temporaryDirectory.appendingPathComponent("e2e-\(UUID().uuidString)")
@@ -123,6 +132,7 @@ final class WebhookServer {
         dir = try TempDir()
         log = dir.path("server.log")
         _ = FileManager.default.createFile(atPath: log, contents: nil)
+        process.environment = Package.childEnvironment
         process.executableURL = URL(fileURLWithPath: wrapper.first ?? Package.binary)
         var args: [String] = Array(wrapper.dropFirst()) + (wrapper.isEmpty ? [] : [Package.binary]) + ["serve", "--listen", "127.0.0.1:0", "--probe-listen", "127.0.0.1:0", "--threads", String(threads)]
         if let pki { args += ["--tls-cert", pki.serverCert, "--tls-key", pki.serverKey] }
