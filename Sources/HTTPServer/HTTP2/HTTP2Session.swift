@@ -49,6 +49,8 @@ final class HTTP2Session {
         var authority = ""
         var headers = HTTPHeaders()
         var headerListBytes = 0
+        /// The part of `headerListBytes` charged to the budget (all of it once complete).
+        var chargedHeaderBytes = 0
         var body: [UInt8] = []
         /// Decided already (413, 431, 400, REFUSED_STREAM): further bytes are dropped.
         var rejected = false
@@ -78,7 +80,7 @@ final class HTTP2Session {
     /// send trailers there without being at fault. The most recent ones, bounded.
     private var answeredEarly: [Int32] = []
     /// Connection-level credit owed to the client for bytes no longer held (handed over or
-    /// dropped), sent as one WINDOW_UPDATE per batch. Not `nghttp2_session_consume`:
+    /// dropped), sent in batches (`sendConnectionCredit`). Not `nghttp2_session_consume`:
     /// nghttp2 sends that only once half the window is consumed, which never happens while
     /// unfinished bodies hold more than half of it, and the connection would stall.
     private var connectionCredit = 0
@@ -142,8 +144,13 @@ final class HTTP2Session {
         sendConnectionCredit()
     }
 
+    /// Returns the owed credit in one WINDOW_UPDATE once it is worth a frame (64 KiB), or
+    /// at once when the client may be short of window: what we hold plus what we owe is
+    /// within 64 KiB of the whole window.
     private func sendConnectionCredit() {
         guard let session, connectionCredit > 0 else { return }
+        let slack = 64 * 1024
+        guard connectionCredit >= slack || bufferedBodyBytes + connectionCredit + slack >= Int(limits.connectionWindowSize) else { return }
         nghttp2_submit_window_update(session, UInt8(NGHTTP2_FLAG_NONE.rawValue), 0, Int32(clamping: connectionCredit))
         connectionCredit = 0
     }
@@ -255,35 +262,36 @@ final class HTTP2Session {
     }
 
     fileprivate func header(_ streamID: Int32, name: UnsafeBufferPointer<UInt8>, value: UnsafeBufferPointer<UInt8>) {
-        guard var stream = streams[streamID], !stream.rejected else { return }
+        // Edited in place through the index: one hash lookup per field.
+        guard let index = streams.index(forKey: streamID), !streams.values[index].rejected else { return }
         let size = name.count + value.count + 32
-        if stream.headerListBytes + size > limits.maxHeaderListBytes {
+        if streams.values[index].headerListBytes + size > limits.maxHeaderListBytes {
             reject(streamID, .text(431, "request header list exceeds \(limits.maxHeaderListBytes) bytes"))
             return
         }
-        // Stored header lists count against the budget like bodies (100 streams of 16 KiB
-        // lists on each of many connections add up).
-        guard budget.tryCharge(size) else {
-            refuse(streamID)
-            return
-        }
-        stream.headerListBytes += size
-        bufferedHeaderBytes += size
-        streams[streamID] = nil  // keep the header storage uniquely referenced
+        streams.values[index].headerListBytes += size
         let n = String(decoding: name, as: UTF8.self)
         let v = String(decoding: value, as: UTF8.self)
         switch n {
-        case ":method": stream.method = v
-        case ":path": stream.path = v
-        case ":scheme": stream.scheme = v
-        case ":authority": stream.authority = v
-        default: stream.headers.add(n, v)
+        case ":method": streams.values[index].method = v
+        case ":path": streams.values[index].path = v
+        case ":scheme": streams.values[index].scheme = v
+        case ":authority": streams.values[index].authority = v
+        default: streams.values[index].headers.add(n, v)
         }
-        streams[streamID] = stream
     }
 
     fileprivate func headersDone(_ streamID: Int32, endStream: Bool) {
         guard let stream = streams[streamID], !stream.rejected else { return }
+        // The list is charged once it is complete (the per-stream limit bounds it until
+        // then): one atomic operation per request, not one per field.
+        guard budget.tryCharge(stream.headerListBytes) else {
+            streams[streamID]?.headerListBytes = 0  // not charged: nothing to give back
+            refuse(streamID)
+            return
+        }
+        streams[streamID]?.chargedHeaderBytes = stream.headerListBytes
+        bufferedHeaderBytes += stream.headerListBytes
         if let text = stream.headers["content-length"], let length = Int(text), length > limits.maxBodyBytes {
             reject(streamID, .text(413, "request body of \(length) bytes exceeds the limit of \(limits.maxBodyBytes) bytes"))
             return
@@ -384,8 +392,8 @@ final class HTTP2Session {
 
     /// Gives back what a stream held: its header list and body (budget and window).
     private func release(_ stream: Stream) {
-        budget.release(stream.headerListBytes)
-        bufferedHeaderBytes -= stream.headerListBytes
+        budget.release(stream.chargedHeaderBytes)
+        bufferedHeaderBytes -= stream.chargedHeaderBytes
         dropBody(stream.body.count)
     }
 
