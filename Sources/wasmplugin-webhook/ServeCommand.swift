@@ -46,7 +46,7 @@ struct ServeCommand: ParsableCommand {
     @Option(help: "Open TLS connections at most; more are closed at once (kube-apiserver opens up to 25 per instance). Lowered to fit the file-descriptor limit.")
     var maxConnections = 1_000
 
-    @Option(help: "Bytes buffered for clients across all connections (request bodies, answers not yet sent); past it, requests with a body get 503 / REFUSED_STREAM.")
+    @Option(help: "Bytes buffered for clients across all connections (request bodies, answers not yet sent); past it, new requests get 503 / REFUSED_STREAM.")
     var maxBufferedBytes = 48 * 1024 * 1024
 
     @Option(help: "Seconds to wait for in-flight requests on SIGTERM/SIGINT.")

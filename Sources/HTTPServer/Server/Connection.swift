@@ -171,7 +171,7 @@ final class Connection {
     /// Returns true when the handshake is complete and the protocol chosen.
     private func handshake(now: UInt64) -> Bool {
         guard let ssl else {
-            proto = .http1(HTTP1Session(maxHeadBytes: loop.config.maxHeadBytes, maxBodyBytes: loop.config.maxBodyBytes))
+            proto = .http1(HTTP1Session(maxHeadBytes: EventLoop.probeMaxHeadBytes, maxBodyBytes: EventLoop.probeMaxBodyBytes))
             lifecycle.handshakeCompleted(now: now)
             if loop.draining { startDraining(now: now) }
             return !isClosed
@@ -255,8 +255,7 @@ final class Connection {
                 if session.isMidRequest {
                     let since = requestStart ?? now
                     lifecycle.activityChanged(session.isReadingBody ? .readingBody(since: since) : .readingHead(since: since))
-                } else if case .idle = lifecycle.activity {
-                } else {
+                } else if !lifecycle.activity.isIdle {
                     lifecycle.activityChanged(.idle(since: now))
                 }
                 return
@@ -299,8 +298,6 @@ final class Connection {
         }
     }
 
-    /// Charges what the HTTP/1 session newly holds or expects. A body that does not fit
-    /// is refused (false); head bytes are always charged (bounded by the head limit).
     /// Charges what the HTTP/1 session newly holds or expects: the head as it arrives, a
     /// declared body in full before it is read. False when it does not fit: the request
     /// then gets a 503 and nothing more of it is read.

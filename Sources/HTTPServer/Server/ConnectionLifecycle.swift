@@ -42,6 +42,11 @@ struct ConnectionLifecycle: Sendable {
         case readingHead(since: UInt64)
         /// A body is arriving (HTTP/1), or the oldest open HTTP/2 stream started at `since`.
         case readingBody(since: UInt64)
+
+        var isIdle: Bool {
+            if case .idle = self { return true }
+            return false
+        }
     }
 
     enum Timeout: Equatable, Sendable {
@@ -113,7 +118,7 @@ struct ConnectionLifecycle: Sendable {
     var shouldCloseNow: Bool {
         guard pendingOutput == 0 else { return false }
         if stage == .closing { return true }
-        if stage == .open, draining, case .idle = activity { return true }
+        if stage == .open, draining, activity.isIdle { return true }
         return false
     }
 

@@ -51,6 +51,13 @@ final class EventLoop {
     private var cachedDate = ""
     private var cachedDateSecond = 0
 
+    /// The probe port's connections are not counted in the budget (a busy server must
+    /// still answer kubelet), so each is kept small: probes send no body, and a pipelined
+    /// flood stops being read past one metrics answer or so.
+    static let probeMaxHeadBytes = 8 * 1024
+    static let probeMaxBodyBytes = 1024
+    static let probeMaxPendingOutput = 64 * 1024
+
     /// How long accepting pauses when the process or system is out of file descriptors:
     /// long enough not to spin, short enough that a freed descriptor is used soon.
     static let acceptPauseNanoseconds: UInt64 = 100_000_000
@@ -72,7 +79,7 @@ final class EventLoop {
         lifecycleLimits = .seconds(
             handshake: config.handshakeTimeoutSeconds, idle: config.idleTimeoutSeconds, header: config.headerTimeoutSeconds,
             body: config.bodyTimeoutSeconds, write: config.writeTimeoutSeconds, maxPendingOutput: config.maxPendingOutputBytes)
-        probeLifecycleLimits = .seconds(handshake: 1, idle: 10, header: 5, body: 5, write: 5, maxPendingOutput: config.maxPendingOutputBytes)
+        probeLifecycleLimits = .seconds(handshake: 1, idle: 10, header: 5, body: 5, write: 5, maxPendingOutput: Self.probeMaxPendingOutput)
         http2Limits = HTTP2Session.Limits(
             maxConcurrentStreams: config.maxConcurrentStreams, maxBodyBytes: config.maxBodyBytes, maxHeaderListBytes: config.maxHeadBytes,
             maxPendingOutputBytes: config.maxPendingOutputBytes)

@@ -31,7 +31,7 @@ public struct ServerConfiguration: Sendable {
     /// Per-connection output backlog at which we stop reading (pipelining and PING floods).
     public var maxPendingOutputBytes = 1024 * 1024
     /// Process-wide: request bytes being received or handled and answers waiting to be
-    /// sent. Past it, requests with a body get 503 / REFUSED_STREAM.
+    /// sent. Past it, new requests get 503 / REFUSED_STREAM.
     public var bufferBudgetBytes = 48 * 1024 * 1024
     /// What the handler may build from a body of this many bytes, beyond the body itself
     /// (parsed values, the answer): charged to the budget while it runs. The application
