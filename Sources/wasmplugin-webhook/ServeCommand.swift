@@ -2,7 +2,6 @@ import AdmissionKit
 import ArgumentParser
 import HTTPServer
 import Logging
-import Synchronization
 import WasmPluginPolicy
 
 #if canImport(Glibc)
@@ -165,7 +164,7 @@ struct ServeCommand: ParsableCommand {
 
 /// Readiness reads the server once it exists; before that it is not ready.
 final class ReadinessFlag: Sendable {
-    private let server = Mutex<Server?>(nil)
+    private let server = Locked<Server?>(nil)
 
     func set(_ value: Server) { server.withLock { $0 = value } }
     func clear() { server.withLock { $0 = nil } }

@@ -1,7 +1,6 @@
 import AdmissionKit
 import HTTPServer
 import Prometheus
-import Synchronization
 
 /// The metrics of DESIGN.md, on swift-prometheus's registry.
 final class WebhookMetrics: ServerObserver, Sendable {
@@ -12,17 +11,10 @@ final class WebhookMetrics: ServerObserver, Sendable {
     private let openHTTP2: Gauge
     /// The registry's make* calls validate names and hash label arrays on every call;
     /// the handful of label sets we use are looked up here instead.
-    ///
-    /// Hand-off between loop threads, proven by hand (ThreadSanitizer cannot see
-    /// `Synchronization.Mutex`, a raw futex, and may call the first use on another thread a
-    /// race): a metric object is created and stored inside `withLock`, and every other
-    /// thread gets the reference only inside `withLock` of the same mutex, whose unlock
-    /// releases and lock acquires. So the object's construction happens before any use on
-    /// another thread, and after that only its own atomics are touched (swift-prometheus
-    /// keeps values in atomics). With Swift 6.3.1 here, TSan reported nothing on these
-    /// (scripts/test.sh --sanitize thread).
-    private let requestMetrics = Mutex<[String: (Counter, DurationHistogram)]>([:])
-    private let decisionCounters = Mutex<[String: Counter]>([:])
+    /// Loop threads hand the cached objects to each other through `Locked`, which
+    /// ThreadSanitizer can follow (`Synchronization.Mutex` showed the hand-off as a race).
+    private let requestMetrics = Locked<[String: (Counter, DurationHistogram)]>([:])
+    private let decisionCounters = Locked<[String: Counter]>([:])
 
     /// 25 µs to 2.5 s: admission work is microseconds; the tail shows queueing.
     static let latencyBuckets: [Duration] = [

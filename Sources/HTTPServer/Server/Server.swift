@@ -1,4 +1,3 @@
-import Synchronization
 
 #if canImport(Glibc)
 import Glibc
@@ -12,7 +11,7 @@ public final class Server: Sendable {
     private let observer: any ServerObserver
     private let certificates: CertificateReloader
     private let log: @Sendable (LogLevel, String) -> Void
-    private let state = Mutex(State())
+    private let state = Locked(State())
 
     /// Bytes buffered for clients, across all loops.
     public let budget: BufferBudget

@@ -1,4 +1,3 @@
-import Synchronization
 
 #if canImport(Glibc)
 import Glibc
@@ -20,7 +19,7 @@ public final class CertificateReloader: Sendable {
     private let clientCAPath: String?
     private let clientNames: [String]
     private let log: @Sendable (LogLevel, String) -> Void
-    private let state: Mutex<State>
+    private let state: Locked<State>
 
     private struct State {
         var context: TLSContext
@@ -40,7 +39,7 @@ public final class CertificateReloader: Sendable {
         self.log = log
         let (cert, key) = try Self.read(source)
         let context = try TLSContext(certificatePEM: cert, keyPEM: key, clientCAPath: clientCAPath, clientNames: clientNames)
-        state = Mutex(State(context: context, lastSeen: cert + key))
+        state = Locked(State(context: context, lastSeen: cert + key))
     }
 
     public var current: TLSContext { state.withLock { $0.context } }
