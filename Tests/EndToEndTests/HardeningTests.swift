@@ -69,6 +69,17 @@ extension LiveServers {
             #expect(report.alive)
         }
 
+        /// Regression: answers waiting for an HTTP/2 client's flow-control window (which it
+        /// keeps at 0) were held outside every limit; they now count as pending output, so
+        /// the connection stops reading once they pass the backlog limit.
+        @Test func answersHeldByAClosedHTTP2WindowAreBounded() throws {
+            let server = try WebhookServer()
+            let report = try attack(server, "closed-window")
+            expectGrowthBounded(report, 16)
+            #expect(report.detail["stalled"] as? Bool == true, "\(report.json)")
+            #expect(report.alive)
+        }
+
         @Test func pipelinedRequestsFromAClientThatNeverReadsAreBounded() throws {
             let server = try WebhookServer()
             let report = try attack(server, "pipeline-flood")

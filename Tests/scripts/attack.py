@@ -17,6 +17,7 @@ Attacks:
   hpack-bomb  streams=1   one 3 KB HPACK entry referenced 60,000 times per header block
   held-bodies streams=128 bytes=1048576   unfinished bodies on many streams, windows obeyed
   pipeline-flood count=20000   pipelined HTTP/1 reviews, never reading the answers
+  closed-window streams=100    HTTP/2 with a zero window: mutations whose large answers can never be sent
   slowloris   conns=500 seconds=12        heads trickled one byte a second
   idle        conns=1000 seconds=12       TLS connections that send nothing
   big-bodies  conns=4 bytes=8388608       whole 8 MiB reviews at once, and 4 more half-sent
@@ -336,6 +337,37 @@ def held_bodies(host, port, ca, streams="128", bytes="1048576", hold="2", **_):
     return {"streams": len(ids), "bytes_sent": sum(sent.values()), "refused_streams": len(reader.resets), "goaway": reader.goaway}
 
 
+def closed_window(host, port, ca, streams="100", **_):
+    """Opens the connection with SETTINGS_INITIAL_WINDOW_SIZE 0, so no answer body can be
+    sent, and posts mutations of a 3,600-credential config (an answer of ~100 KB each)."""
+    s = tls(host, port, ca, ["h2"])
+    s.sendall(PREFACE + settings(initial_window=0))
+    reader = FrameReader(s)
+    reader.wait(lambda: reader.settings_seen, 5)
+    body = json.loads(review_body())
+    body["request"]["object"]["spec"]["pluginConfig"] = {
+        "basic_auth_rules": [{"prefix": "/", "request_methods": ["GET"], "credentials": [f"user{i}:pass{i}" for i in range(3600)]}]}
+    data = json.dumps(body).encode()
+    sent, stalled = 0, False
+    for i in range(min(int(streams), reader.max_streams)):
+        sid = 1 + 2 * i
+        try:
+            s.settimeout(2)
+            s.sendall(headers_frames(sid, request_block(b"/mutate"), end_stream=False))
+            for off in range(0, len(data), 16384):
+                s.sendall(frame(0x0, 0x1 if off + 16384 >= len(data) else 0, sid, data[off:off + 16384]))
+        except socket.timeout:
+            stalled = True  # the server stopped reading: its backlog of answers is full
+            break
+        except OSError:
+            break
+        sent += 1
+        reader.pump(0.01)
+    reader.pump(2)
+    s.close()
+    return {"requests_sent": sent, "answered": len(reader.headers_streams), "stalled": stalled, "goaway": reader.goaway}
+
+
 def review_body():
     here = os.path.dirname(os.path.abspath(__file__))
     path = os.path.join(here, "..", "WasmPluginPolicyTests", "Fixtures", "validate-ftp-scheme.request.json")
@@ -524,6 +556,7 @@ def hostile(host, port, ca, seconds="20", skip="", **_):
         "held-bodies": lambda: held_bodies(host, port, ca),
         "big-bodies": lambda: big_bodies(host, port, ca),
         "pipeline-flood": lambda: pipeline_flood(host, port, ca),
+        "closed-window": lambda: closed_window(host, port, ca),
         "chunked-negative": lambda: chunked_negative(host, port, ca),
     }
     for name in filter(None, skip.split(",")):  # e.g. skip=chunked-negative for a build it kills
@@ -546,7 +579,7 @@ def hostile(host, port, ca, seconds="20", skip="", **_):
 
 ATTACKS = {
     "chunked-negative": chunked_negative, "ping-flood": ping_flood, "hpack-bomb": hpack_bomb, "held-bodies": held_bodies,
-    "pipeline-flood": pipeline_flood, "slowloris": slowloris, "idle": idle, "big-bodies": big_bodies,
+    "pipeline-flood": pipeline_flood, "closed-window": closed_window, "slowloris": slowloris, "idle": idle, "big-bodies": big_bodies,
     "fd-exhaust": fd_exhaust, "over-budget": over_budget, "ping-keepalive": ping_keepalive, "hostile": hostile,
 }
 

@@ -329,11 +329,21 @@ final class Connection {
         updateInterest()
     }
 
+    /// Answers held for the client: our output buffer, and on HTTP/2 the bodies submitted
+    /// to nghttp2 that wait for the client's flow-control window. A client that keeps its
+    /// window shut holds them all; they count like any pending output (the budget, the
+    /// backlog limit that stops reading, the write timeout).
+    private var heldOutput: Int {
+        if case .http2(let session) = proto { return pendingOutput + session.unsentResponseBytes }
+        return pendingOutput
+    }
+
     private func syncOutput(now: UInt64) {
-        let pending = budgeted ? pendingOutput : 0
-        if pending > chargedOutput { loop.budget.charge(pending - chargedOutput) } else { loop.budget.release(chargedOutput - pending) }
-        chargedOutput = pending
-        lifecycle.outputChanged(pending: pendingOutput, now: now)
+        let held = heldOutput
+        let charge = budgeted ? held : 0
+        if charge > chargedOutput { loop.budget.charge(charge - chargedOutput) } else { loop.budget.release(chargedOutput - charge) }
+        chargedOutput = charge
+        lifecycle.outputChanged(pending: held, now: now)
     }
 
     func flush(now: UInt64) {
@@ -376,7 +386,11 @@ final class Connection {
     func updateInterest() {
         guard !isClosed else { return }
         var wanted: UInt32 = lifecycle.wantsRead(budgetExhausted: overBudget) ? Epoll.readable : 0
-        if lifecycle.wantsWrite || (lifecycle.stage == .handshake && handshakeWantsWrite) { wanted |= Epoll.writable }
+        // Writable only for bytes in our buffer: HTTP/2 bodies that wait for the client's
+        // window cannot be written, and asking would wake the loop for nothing.
+        if (lifecycle.wantsWrite && outputOffset < output.count) || (lifecycle.stage == .handshake && handshakeWantsWrite) {
+            wanted |= Epoll.writable
+        }
         if wanted != interest {
             interest = wanted
             loop.updateInterest(self)
