@@ -36,7 +36,7 @@ struct ServeCommand: ParsableCommand {
     @Option(help: "Policy file (YAML).")
     var policy: String?
 
-    @Option(help: "Event loop threads (default: number of cores).")
+    @Option(help: "Event loop threads (default: the CPUs this process may use: cores, or the container's CPU quota).")
     var threads: Int?
 
     @Option(help: "Largest accepted request body in bytes.")
@@ -116,7 +116,7 @@ struct ServeCommand: ParsableCommand {
         }
         let metrics = WebhookMetrics(certificateNotAfter: { certificates.current.notAfter })
 
-        var config = ServerConfiguration(listen: ListenAddress(listen)!, threads: threads ?? Int(sysconf(Int32(_SC_NPROCESSORS_ONLN))))
+        var config = ServerConfiguration(listen: ListenAddress(listen)!, threads: threads ?? UsableCPUs.count())
         config.maxBodyBytes = maxBodyBytes
         config.gracePeriodSeconds = gracePeriod
         config.maxConnections = maxConnections

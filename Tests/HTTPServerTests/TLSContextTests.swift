@@ -29,3 +29,20 @@ import Glibc
         #expect(ListenAddress("nonsense") == nil)
     }
 }
+
+@Suite struct UsableCPUsTests {
+    @Test(arguments: [("200000 100000\n", 2), ("150000 100000", 2), ("50000 100000", 1), ("max 100000\n", nil), ("", nil), ("garbage", nil)] as [(String, Int?)])
+    func cgroupV2Quota(_ text: String, _ cpus: Int?) {
+        #expect(UsableCPUs.fromCPUMax(text) == cpus, "\(text)")
+    }
+
+    @Test func cgroupV1Quota() {
+        #expect(UsableCPUs.fromCFS(quota: "-1\n", period: "100000\n") == nil)
+        #expect(UsableCPUs.fromCFS(quota: "300000\n", period: "100000\n") == 3)
+    }
+
+    @Test func neverMoreThanOnlineNorLessThanOne() {
+        let n = UsableCPUs.count()
+        #expect(n >= 1 && n <= Int(sysconf(Int32(_SC_NPROCESSORS_ONLN))))
+    }
+}
