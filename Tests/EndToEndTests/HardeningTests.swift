@@ -105,20 +105,34 @@ extension LiveServers {
             #expect((report.detail["after_seconds"] as? Double ?? 99) < 5, "\(report.json)")
         }
 
-        /// Regression: out of file descriptors, the level-triggered listener spun at 200 % CPU
-        /// and wrote millions of identical lines. Accepting now pauses, and the line is
-        /// rate-limited. The limit is lowered after start (as if descriptors went elsewhere),
-        /// since at start `--max-connections` is clamped to fit it.
-        @Test func runningOutOfDescriptorsPausesAcceptingInsteadOfSpinning() throws {
-            let server = try WebhookServer(threads: 1)
+        /// Lowers the server's descriptor limit after start (as if descriptors went
+        /// elsewhere: at start `--max-connections` is clamped to fit it), holds 100 plain
+        /// connections for 3 s, and checks the server did not spin meanwhile.
+        func exhaustDescriptors(_ server: WebhookServer, _ options: [String] = []) throws -> Report {
             let lowered = try run("prlimit", ["--pid", String(server.process.processIdentifier), "--nofile=32:32"])
             #expect(lowered.status == 0, "\(lowered.stderr)")
-            let report = try attack(server, "fd-exhaust", ["conns=100", "seconds=3"])
+            let report = try attack(server, "fd-exhaust", ["conns=100", "seconds=3"] + options)
             let cpu = report.detail["server_cpu_seconds"] as? Double ?? 99
             #expect(cpu < (Self.measuresMemory ? 0.5 : 1.5), "the server spun: \(report.json)")
+            #expect(report.alive)
+            return report
+        }
+
+        /// Regression: out of file descriptors, the level-triggered listener spun at 200 % CPU
+        /// and wrote millions of identical lines. Accepting now pauses, and the line is
+        /// rate-limited.
+        @Test func runningOutOfDescriptorsPausesAcceptingInsteadOfSpinning() throws {
+            let server = try WebhookServer(threads: 1)
+            _ = try exhaustDescriptors(server)
             let acceptLines = server.logLines().filter { ($0["msg"] as? String)?.hasPrefix("accept4") == true }
             #expect(!acceptLines.isEmpty && acceptLines.count <= 2, "\(acceptLines)")
-            #expect(report.alive)
+        }
+
+        /// Regression: the probe listener took no part in the pause; out of descriptors it
+        /// stayed readable in epoll and the loop spun on it (3.0 CPU-seconds in 3 s).
+        @Test func runningOutOfDescriptorsOnTheProbePortPausesToo() throws {
+            let server = try WebhookServer(threads: 1)
+            _ = try exhaustDescriptors(server, ["target_port=\(server.probePort)"])
         }
 
         @Test func maxConnectionsIsClampedToTheDescriptorLimit() throws {

@@ -24,7 +24,8 @@ Attacks:
   over-budget held=2 length=32000         declared bodies held half-sent, then one more request:
                                           503 while they hold the budget, 200 once they are gone
   fd-exhaust  conns=100 seconds=3         plain TCP connections held (run the server with a low
-                                          `ulimit -n`); reports the server's CPU seconds meanwhile
+              [target_port=P]             `ulimit -n`); reports the server's CPU seconds meanwhile.
+                                          target_port: connect there (e.g. the probe port) instead
   ping-keepalive seconds=4                PINGs every 0.5 s: must not keep an idle connection open
   hostile     seconds=20 skip=A,B         everything above at once (but fd-exhaust, over-budget)
 """
@@ -514,11 +515,11 @@ def over_budget(host, port, ca, held="2", length="32000", **_):
     return {"while_held": while_held, "after": after}
 
 
-def fd_exhaust(host, port, ca, conns="100", seconds="3", pid=None, **_):
+def fd_exhaust(host, port, ca, conns="100", seconds="3", pid=None, target_port=None, **_):
     socks = []
     for _ in range(int(conns)):
         try:
-            socks.append(socket.create_connection((host, port), timeout=5))
+            socks.append(socket.create_connection((host, int(target_port or port)), timeout=5))
         except OSError:
             break
     before = cpu_seconds(pid)

@@ -140,29 +140,28 @@ final class Connection {
     }
 
     private func readSome(into buffer: UnsafeMutableRawBufferPointer) -> IO {
-        guard let ssl else {
-            let n = Glibc.read(fd, buffer.baseAddress, buffer.count)
-            if n > 0 { return .done(n) }
-            return n < 0 && (errno == EAGAIN || errno == EINTR) ? .wouldBlock : .closed
-        }
+        guard let ssl else { return Self.plainResult(Glibc.read(fd, buffer.baseAddress, buffer.count)) }
         ERR_clear_error()
-        let n = SSL_read(ssl, buffer.baseAddress, Int32(clamping: buffer.count))
-        if n > 0 { return .done(Int(n)) }
-        let error = SSL_get_error(ssl, n)
-        return error == SSL_ERROR_WANT_READ || error == SSL_ERROR_WANT_WRITE ? .wouldBlock : .closed
+        return Self.tlsResult(ssl, SSL_read(ssl, buffer.baseAddress, Int32(clamping: buffer.count)))
     }
 
     private func writeSome(_ bytes: UnsafeRawBufferPointer) -> IO {
-        guard let ssl else {
-            let n = Glibc.write(fd, bytes.baseAddress, bytes.count)
-            if n > 0 { return .done(n) }
-            return n < 0 && (errno == EAGAIN || errno == EINTR) ? .wouldBlock : .closed
-        }
+        guard let ssl else { return Self.plainResult(Glibc.write(fd, bytes.baseAddress, bytes.count)) }
         ERR_clear_error()
-        let n = SSL_write(ssl, bytes.baseAddress, Int32(clamping: bytes.count))
+        return Self.tlsResult(ssl, SSL_write(ssl, bytes.baseAddress, Int32(clamping: bytes.count)))
+    }
+
+    /// read(2)/write(2) on the probe port: EAGAIN (or EINTR) waits, anything else ends it.
+    private static func plainResult(_ n: Int) -> IO {
+        if n > 0 { return .done(n) }
+        return n < 0 && (errno == EAGAIN || errno == EINTR) ? .wouldBlock : .closed
+    }
+
+    /// SSL_read/SSL_write: either direction of WANT waits (TLS may need to read to write).
+    private static func tlsResult(_ ssl: OpaquePointer, _ n: Int32) -> IO {
         if n > 0 { return .done(Int(n)) }
         let error = SSL_get_error(ssl, n)
-        return error == SSL_ERROR_WANT_WRITE || error == SSL_ERROR_WANT_READ ? .wouldBlock : .closed
+        return error == SSL_ERROR_WANT_READ || error == SSL_ERROR_WANT_WRITE ? .wouldBlock : .closed
     }
 
     /// Decrypted bytes OpenSSL holds that epoll cannot see.
@@ -421,19 +420,17 @@ final class Connection {
             if pendingOutput == 0 {
                 output += HTTP1Session.serialize(.text(408, "request not received in time"), keepAlive: false, date: loop.date())
             }
-            lifecycle.closeAfterFlush()
-            flush(now: now)
-            settle(now: now)
         case (.idle, .http2(let session)), (.body, .http2(let session)), (.header, .http2(let session)):
             session.goAway()
-            lifecycle.closeAfterFlush()
-            flush(now: now)
-            settle(now: now)
         default:
             // The handshake never finished, an idle HTTP/1 connection, or a client that
             // stopped reading: nothing can or needs to be said.
             close()
+            return
         }
+        lifecycle.closeAfterFlush()
+        flush(now: now)
+        settle(now: now)
     }
 
     func close() {

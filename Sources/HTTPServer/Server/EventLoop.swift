@@ -154,42 +154,51 @@ final class EventLoop {
         return 1000
     }
 
+    private enum Accepted {
+        case socket(Int32)
+        /// A failure that concerns only that one client: try the next.
+        case retry
+        /// Nothing more to take now (none pending, or accepting is paused).
+        case done
+    }
+
+    /// One accept on either listener, with the errors a flood of clients can cause handled
+    /// the same way for both.
+    private func acceptOne(from listenerFD: Int32, now: UInt64) -> Accepted {
+        do {
+            guard let fd = try Socket.accept(listenerFD) else { return .done }
+            return .socket(fd)
+        } catch {
+            switch error.errno {
+            case ECONNABORTED, EPROTO, EPERM:
+                // The client gave up between SYN and accept (or a firewall refused it):
+                // nothing to report, the next one may be fine.
+                return .retry
+            case EMFILE, ENFILE, ENOBUFS, ENOMEM:
+                // Out of descriptors or memory. Listeners are level-triggered and stay
+                // readable, so leaving them in epoll would spin: take them out for a moment.
+                pauseAccepting(now: now)
+                log.error("accept-\(error.errno)", "\(error); not accepting for \(Self.acceptPauseNanoseconds / 1_000_000) ms", now: now)
+                return .done
+            default:
+                log.error("accept-\(error.errno)", "\(error)", now: now)
+                return .done
+            }
+        }
+    }
+
     private func acceptAll(now: UInt64) {
         for _ in 0..<64 {
-            let fd: Int32?
-            do {
-                fd = try Socket.accept(listener)
-            } catch {
-                switch error.errno {
-                case ECONNABORTED, EPROTO, EPERM:
-                    // The client gave up between SYN and accept (or a firewall refused it):
-                    // nothing to report, the next one may be fine.
+            switch acceptOne(from: listener, now: now) {
+            case .done: return
+            case .retry: continue
+            case .socket(let fd):
+                if connections.count - probeConnections.count >= maxConnections {
+                    Glibc.close(fd)
+                    log.warning("connection-limit", "connection limit reached (\(config.maxConnections)): closing new connections", now: now)
                     continue
-                case EMFILE, ENFILE, ENOBUFS, ENOMEM:
-                    // Out of descriptors or memory. The listener is level-triggered and stays
-                    // readable, so leaving it in epoll would spin: take it out for a moment.
-                    pauseAccepting(now: now)
-                    log.error("accept-\(error.errno)", "\(error); not accepting for \(Self.acceptPauseNanoseconds / 1_000_000) ms", now: now)
-                    return
-                default:
-                    log.error("accept-\(error.errno)", "\(error)", now: now)
-                    return
                 }
-            }
-            guard let fd else { return }
-            if connections.count - probeConnections.count >= maxConnections {
-                Glibc.close(fd)
-                log.warning("connection-limit", "connection limit reached (\(config.maxConnections)): closing new connections", now: now)
-                continue
-            }
-            do {
-                let connection = try Connection(fd: fd, context: certificates.current, loop: self, now: now)
-                connections[fd] = connection
-                try Epoll.add(epfd, fd, events: Epoll.readable)
-            } catch {
-                log.error("connection-setup", "cannot set up connection: \(error)", now: now)
-                connections[fd] = nil
-                Glibc.close(fd)
+                register(fd, context: certificates.current, now: now)
             }
         }
     }
@@ -198,32 +207,46 @@ final class EventLoop {
     /// that idle connections from anyone cannot keep kubelet's probes out.
     private func acceptProbe(now: UInt64) {
         for _ in 0..<16 {
-            guard let fd = try? Socket.accept(probeListener) else { return }
-            if probeConnections.count >= config.maxProbeConnections, let oldest = probeConnections.first {
-                connections[oldest]?.close()
-            }
-            do {
-                let connection = try Connection(fd: fd, context: nil, loop: self, now: now)
-                connections[fd] = connection
-                probeConnections.append(fd)
-                try Epoll.add(epfd, fd, events: Epoll.readable)
-            } catch {
-                connections[fd]?.close()
-                if connections[fd] == nil { Glibc.close(fd) }
+            switch acceptOne(from: probeListener, now: now) {
+            case .done: return
+            case .retry: continue
+            case .socket(let fd):
+                if probeConnections.count >= config.maxProbeConnections, let oldest = probeConnections.first {
+                    connections[oldest]?.close()
+                }
+                if register(fd, context: nil, now: now) { probeConnections.append(fd) }
             }
         }
     }
 
+    /// Wraps an accepted socket in a connection and watches it; on failure the socket is
+    /// closed once, here.
+    @discardableResult
+    private func register(_ fd: Int32, context: TLSContext?, now: UInt64) -> Bool {
+        do {
+            let connection = try Connection(fd: fd, context: context, loop: self, now: now)
+            connections[fd] = connection
+            try Epoll.add(epfd, fd, events: Epoll.readable)
+            return true
+        } catch {
+            log.error("connection-setup", "cannot set up connection: \(error)", now: now)
+            connections[fd] = nil
+            Glibc.close(fd)
+            return false
+        }
+    }
+
+    private var listeners: [Int32] { [listener, probeListener].filter { $0 >= 0 } }
+
     private func pauseAccepting(now: UInt64) {
-        guard acceptPausedUntil == 0, listener >= 0 else { return }
-        Epoll.remove(epfd, listener)
+        guard acceptPausedUntil == 0 else { return }
+        for fd in listeners { Epoll.remove(epfd, fd) }
         acceptPausedUntil = now + Self.acceptPauseNanoseconds
     }
 
     private func resumeAccepting() {
         acceptPausedUntil = 0
-        guard listener >= 0 else { return }
-        try? Epoll.add(epfd, listener, events: Epoll.readable)
+        for fd in listeners { try? Epoll.add(epfd, fd, events: Epoll.readable) }
     }
 
     private func sweep(_ now: UInt64) {
@@ -235,8 +258,8 @@ final class EventLoop {
     private func beginDrain(now: UInt64) {
         draining = true
         drainDeadline = now + UInt64(config.gracePeriodSeconds) * 1_000_000_000
-        if acceptPausedUntil == 0 { Epoll.remove(epfd, listener) }
-        acceptPausedUntil = 0
+        if acceptPausedUntil != 0 { resumeAccepting() }  // the probe listener goes back in
+        Epoll.remove(epfd, listener)
         Glibc.close(listener)
         listener = -1
         // The probe port stays open while draining: /readyz must say "not ready".
