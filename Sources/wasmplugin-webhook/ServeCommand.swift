@@ -148,6 +148,12 @@ struct ServeCommand: ParsableCommand {
             metadata["probeAddress"] = "\(probe)"
         }
         logger.info("serving", metadata: metadata)
+        let largestReview = maxBodyBytes + AdmissionReviewDecoder.workingMemory(bodyBytes: maxBodyBytes)
+        if largestReview > maxBufferedBytes {
+            logger.warning(
+                "a review of --max-body-bytes needs more than --max-buffered-bytes: such reviews will get 503",
+                metadata: ["needed": "\(largestReview)", "maxBufferedBytes": "\(maxBufferedBytes)"])
+        }
 
         var received: Int32 = 0
         sigwait(&signals, &received)

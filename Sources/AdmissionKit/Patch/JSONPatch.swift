@@ -150,6 +150,8 @@ public struct ObjectEditor: Sendable {
     private var elementEdits: [FieldPath: Int] = [:]
     /// Arrays replaced whole: no more operations are recorded below them.
     private var wholeArrays: Set<FieldPath> = []
+    /// Arrays past the threshold that were edited themselves: kept edit by edit.
+    private var keptArrays: Set<FieldPath> = []
 
     /// Past this many edits inside one array, the array is replaced whole instead: a
     /// config with 200,000 plain credentials made 200,000 operations, close to 200 MB in
@@ -193,9 +195,13 @@ public struct ObjectEditor: Sendable {
         guard case .index? = op.path.steps.last else { return }
         let array = op.path.parent
         elementEdits[array, default: 0] += 1
-        guard elementEdits[array]! > Self.maxEditsPerArray else { return }
-        // The array (and each parent) must be as sent: nothing recorded touched them.
-        guard !recorded.contains(where: { array.isBelow($0.path) || array == $0.path }) else { return }
+        guard elementEdits[array]! > Self.maxEditsPerArray, !keptArrays.contains(array) else { return }
+        // The array (and each parent) must be as sent: nothing recorded touched them. Judged
+        // once: an array that cannot be replaced whole is not scanned again at every edit.
+        guard !recorded.contains(where: { array.isBelow($0.path) || array == $0.path }) else {
+            keptArrays.insert(array)
+            return
+        }
         let first = recorded.firstIndex { $0.path.isBelow(array) }!
         recorded.removeAll { $0.path.isBelow(array) }
         recorded.insert(PatchOperation(.replace, array), at: first)

@@ -372,22 +372,25 @@ final class HTTP2Session {
 
     /// Answers a stream now (its request is not taken); later bytes on it are dropped.
     private func reject(_ streamID: Int32, _ response: HTTPResponse) {
-        guard var stream = streams[streamID] else { return }
-        release(stream)
-        stream = Stream(rejected: true, startedAt: stream.startedAt)
-        streams[streamID] = stream
-        rememberAnsweredEarly(streamID)
+        guard stopTaking(streamID) else { return }
         rejected.append((streamID, response))
     }
 
     /// RST_STREAM(REFUSED_STREAM): the request was not processed, so any client may retry it
     /// (RFC 9113 §8.7) — on another connection or replica while this one is over budget.
     private func refuse(_ streamID: Int32) {
-        guard let session, let stream = streams[streamID] else { return }
+        guard let session, stopTaking(streamID) else { return }
+        nghttp2_submit_rst_stream(session, UInt8(NGHTTP2_FLAG_NONE.rawValue), streamID, UInt32(NGHTTP2_REFUSED_STREAM.rawValue))
+    }
+
+    /// Gives back what the stream holds and drops what else arrives on it (it stays known
+    /// until it closes). False if there is no such stream.
+    private func stopTaking(_ streamID: Int32) -> Bool {
+        guard let stream = streams[streamID] else { return false }
         release(stream)
         streams[streamID] = Stream(rejected: true, startedAt: stream.startedAt)
         rememberAnsweredEarly(streamID)
-        nghttp2_submit_rst_stream(session, UInt8(NGHTTP2_FLAG_NONE.rawValue), streamID, UInt32(NGHTTP2_REFUSED_STREAM.rawValue))
+        return true
     }
 
     /// Gives back what a stream held: its header list and body (budget and window).
