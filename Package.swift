@@ -80,8 +80,8 @@ let package = Package(
         ),
         .testTarget(
             name: "WasmPluginPolicyTests",
-            dependencies: ["WasmPluginPolicy", "AdmissionKit"],
-            resources: [.copy("Fixtures")],
+            dependencies: ["WasmPluginPolicy", "AdmissionKit", "YAMLManifests"],
+            resources: [.copy("Fixtures"), .copy("Istio")],
             swiftSettings: strictSettings
         ),
         .testTarget(

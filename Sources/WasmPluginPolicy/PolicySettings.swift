@@ -6,6 +6,8 @@ public struct PolicySettings: Sendable, Equatable {
     public enum SelectorMode: String, Sendable, CaseIterable { case convert, warn, deny }
     public enum InsecureHTTPMode: String, Sendable, CaseIterable { case allow, warn, deny }
     public enum CredentialMode: String, Sendable, CaseIterable { case base64, keep }
+    /// `warn` is rollout mode: every denial becomes a warning, counted as "would deny".
+    public enum Enforcement: String, Sendable, CaseIterable { case deny, warn }
 
     public var rootNamespace = "istio-system"
     public var selector = SelectorMode.convert
@@ -14,8 +16,32 @@ public struct PolicySettings: Sendable, Equatable {
     public var allowedRegistries: [String] = []
     public var credentials = CredentialMode.base64
     public var phaseDefaults: [String: String] = ["basic_auth": "AUTHN"]
+    public var enforcement = Enforcement.deny
+    /// `rules:` for validation rules: the verdict per rule id, over every other key.
+    public var ruleVerdicts: [String: RuleVerdict] = [:]
+    /// `rules: {ID: off}` for defaulting rules.
+    public var disabledDefaults: Set<String> = []
 
     public init() {}
+
+    /// What `rule`'s findings count as: `rules:` first, then the older keys that set one
+    /// rule each, then the rule's own default.
+    public func verdict(for rule: WasmPluginRule) -> RuleVerdict {
+        if let explicit = ruleVerdicts[rule.id] { return explicit }
+        switch rule.id {
+        case "selector-not-allowed": return selector == .deny ? .deny : .off
+        case "url-insecure-http":
+            switch insecureHTTP {
+            case .allow: return .off
+            case .warn: return .warn
+            case .deny: return .deny
+            }
+        case "digest-required": return requireDigest ? .deny : .off
+        default: return rule.verdict
+        }
+    }
+
+    public func defaults(_ id: String) -> Bool { !disabledDefaults.contains(id) }
 
     /// Reads settings from a decoded YAML/JSON document. Throws naming the offending key.
     public init(json: JSON) throws(PolicyError) {
@@ -50,8 +76,31 @@ public struct PolicySettings: Sendable, Equatable {
                     defaults[module] = p
                 }
                 phaseDefaults = defaults
+            case "enforcement": enforcement = try Self.enumValue(key, value)
+            case "rules": try readRules(value)
             default:
-                throw PolicyError(key: key, "unknown key; known keys are rootNamespace, selector, insecureHTTP, requireDigest, allowedRegistries, credentials, phaseDefaults")
+                throw PolicyError(key: key, "unknown key; known keys are \(Self.keys.joined(separator: ", "))")
+            }
+        }
+    }
+
+    static let keys = ["rootNamespace", "selector", "insecureHTTP", "requireDigest", "allowedRegistries", "credentials", "phaseDefaults", "enforcement", "rules"]
+
+    private mutating func readRules(_ value: JSON) throws(PolicyError) {
+        guard let map = value.objectValue else { throw PolicyError(key: "rules", "must be a mapping of rule id to deny, warn or off") }
+        for (id, setting) in map.members {
+            let key = "rules.\(id)"
+            guard let text = setting.stringValue, let verdict = RuleVerdict(rawValue: text) else {
+                throw PolicyError(key: key, "must be deny, warn or off")
+            }
+            if WasmPluginRules.byID[id] != nil {
+                ruleVerdicts[id] = verdict
+            } else if WasmPluginRules.defaultingIDs.contains(id) {
+                guard verdict == .off else { throw PolicyError(key: key, "is a defaulting rule: it can only be turned off") }
+                disabledDefaults.insert(id)
+            } else {
+                let near = (WasmPluginRules.all.map(\.id) + WasmPluginRules.defaultingIDs).filter { $0.hasPrefix(String(id.prefix(4))) }.prefix(5)
+                throw PolicyError(key: key, "unknown rule id" + (near.isEmpty ? "; the README lists every id" : "; did you mean one of \(near.joined(separator: ", "))?"))
             }
         }
     }

@@ -13,19 +13,22 @@ public struct WasmPluginDefaulter: Defaulter {
     }
 
     public func applyDefaults(_ editor: inout ObjectEditor, request: AdmissionRequest) -> [AppliedDefault] {
-        applyDefaults(&editor)
+        let namespace = request.namespace.isEmpty ? (editor.object["metadata"]?["namespace"]?.stringValue ?? "") : request.namespace
+        return applyDefaults(&editor, namespace: namespace)
     }
 
-    public func applyDefaults(_ editor: inout ObjectEditor) -> [AppliedDefault] {
+    /// `namespace` is the object's: selectors in the root namespace are not converted.
+    public func applyDefaults(_ editor: inout ObjectEditor, namespace: String) -> [AppliedDefault] {
         guard editor.object["spec"]?.objectValue != nil else { return [] }
         var applied: [AppliedDefault] = []
-        convertTargeting(&editor, &applied)
-        defaultGroups(&editor, &applied)
-        normalizeURL(&editor, &applied)
+        if settings.defaults("targetref-to-targetrefs") { convertTargetRef(&editor, &applied) }
+        if settings.defaults("selector-to-targetrefs") { convertSelector(namespace, &editor, &applied) }
+        if settings.defaults("targetref-group") { defaultGroups(&editor, &applied) }
+        if settings.defaults("url-scheme") { normalizeURL(&editor, &applied) }
         // The rules below read the (normalised) url; parse it once.
         let url = spec(editor)["url"]?.stringValue.map(ModuleURL.init)
-        defaultPhase(url, &editor, &applied)
-        defaultPullPolicy(url, &editor, &applied)
+        if settings.defaults("phase") { defaultPhase(url, &editor, &applied) }
+        if settings.defaults("image-pull-policy") { defaultPullPolicy(url, &editor, &applied) }
         normalizeCredentials(url, &editor, &applied)
         return applied
     }
@@ -36,22 +39,25 @@ public struct WasmPluginDefaulter: Defaulter {
         editor.object["spec"]?.objectValue ?? JSONObject()
     }
 
-    /// Deprecated `targetRef` → `targetRefs: [it]`; a selector naming one Gateway API
-    /// gateway → a Gateway targetRef. Only when nothing else targets.
-    private func convertTargeting(_ editor: inout ObjectEditor, _ applied: inout [AppliedDefault]) {
+    /// Deprecated `targetRef` → `targetRefs: [it]`, when nothing else targets.
+    private func convertTargetRef(_ editor: inout ObjectEditor, _ applied: inout [AppliedDefault]) {
         let spec = spec(editor)
-        let hasSelector = spec["selector"].map { !$0.isNull } ?? false
-        let hasTargetRefs = spec["targetRefs"].map { !$0.isNull } ?? false
-        if let ref = spec["targetRef"]?.objectValue, !hasSelector, !hasTargetRefs {
-            editor.set(spec$.child("targetRefs"), .array([.object(ref)]))
-            editor.remove(spec$.child("targetRef"))
-            applied.append(AppliedDefault(rule: "targetref-to-targetrefs", path: spec$.child("targetRefs")))
-            return
-        }
-        guard settings.selector == .convert, hasSelector, !hasTargetRefs, spec["targetRef"] == nil,
+        guard let ref = spec["targetRef"]?.objectValue, !TargetingRules.isSet(spec["selector"]), !TargetingRules.isSet(spec["targetRefs"]) else { return }
+        editor.set(spec$.child("targetRefs"), .array([.object(ref)]))
+        editor.remove(spec$.child("targetRef"))
+        applied.append(AppliedDefault(rule: "targetref-to-targetrefs", path: spec$.child("targetRefs")))
+    }
+
+    /// A selector naming one Gateway API gateway → a Gateway targetRef. Not in the root
+    /// namespace: there the selector reaches gateway X in every namespace, a targetRef only
+    /// `istio-system/X` (the validator warns instead).
+    private func convertSelector(_ namespace: String, _ editor: inout ObjectEditor, _ applied: inout [AppliedDefault]) {
+        let spec = spec(editor)
+        guard settings.selector == .convert, namespace != settings.rootNamespace, !TargetingRules.isSet(spec["targetRefs"]),
+            spec["targetRef"] == nil,
             let labels = spec["selector"]?["matchLabels"]?.objectValue, labels.count == 1,
             let label = labels.members.first, TargetingRules.gatewayNameLabels.contains(label.key),
-            let gateway = label.value.stringValue, !gateway.isEmpty, !gateway.contains("*"),
+            let gateway = label.value.stringValue, DNSNames.isSubdomain(gateway),
             spec["selector"]?.objectValue?.count == 1
         else { return }
         let ref: JSON = ["group": .string(TargetingRules.gatewayGroup), "kind": "Gateway", "name": .string(gateway)]
@@ -84,7 +90,8 @@ public struct WasmPluginDefaulter: Defaulter {
 
     private func defaultPhase(_ url: ModuleURL?, _ editor: inout ObjectEditor, _ applied: inout [AppliedDefault]) {
         let spec = spec(editor)
-        guard spec["phase"] == nil || spec["phase"] == .null, let url,
+        // A NETWORK plugin has no HTTP phase; basic_auth there is denied, not repaired.
+        guard spec["phase"] == nil || spec["phase"] == .null, spec["type"]?.stringValue != "NETWORK", let url,
             let phase = settings.phaseDefaults[url.moduleName]
         else { return }
         editor.set(spec$.child("phase"), .string(phase))
@@ -94,8 +101,9 @@ public struct WasmPluginDefaulter: Defaulter {
     /// Istio re-pulls only an explicit `:latest`; an untagged image is just as mutable.
     private func defaultPullPolicy(_ url: ModuleURL?, _ editor: inout ObjectEditor, _ applied: inout [AppliedDefault]) {
         let spec = spec(editor)
-        guard spec["imagePullPolicy"] == nil || spec["imagePullPolicy"] == .null,
-            let parts = url?.ociParts, parts.tag == nil, parts.digest == nil, !parts.repository.isEmpty
+        // Pinned by sha256, an untagged image cannot change unnoticed (the fetch checks it).
+        guard spec["imagePullPolicy"] == nil || spec["imagePullPolicy"] == .null, (spec["sha256"]?.stringValue ?? "").isEmpty,
+            let oci = url?.oci, oci.tag == nil, oci.digest == nil, !oci.repository.isEmpty
         else { return }
         editor.set(spec$.child("imagePullPolicy"), "Always")
         applied.append(AppliedDefault(rule: "image-pull-policy", path: spec$.child("imagePullPolicy")))
@@ -118,9 +126,9 @@ public struct WasmPluginDefaulter: Defaulter {
                 for (j, item) in credentials.enumerated() {
                     guard let credential = item.stringValue else { continue }
                     switch BasicAuthCredential.classify(credential) {
-                    case .plain where settings.credentials == .base64:
+                    case .plain where settings.credentials == .base64 && settings.defaults("credential-base64"):
                         changes.append((rulesPath.index(i).child("credentials").index(j), Base64.encode(credential.utf8), "credential-base64"))
-                    case .nonCanonical(let canonical):
+                    case .nonCanonical(let canonical) where settings.defaults("credential-padding"):
                         changes.append((rulesPath.index(i).child("credentials").index(j), canonical, "credential-padding"))
                     default: break
                     }

@@ -1,11 +1,24 @@
 import AdmissionKit
 
-/// Every WasmPlugin validation rule: Istio's (CRD schema + CEL + istiod webhook, the stricter
-/// side where they disagree) plus the ones that catch runtime failures.
+/// Every WasmPlugin validation rule (`WasmPluginRules.all`): Istio's (CRD schema + CEL +
+/// istiod webhook, the stricter side where they disagree) plus the ones that catch
+/// runtime failures. The policy decides what each rule's findings count as.
 public struct WasmPluginValidator: Validator {
     public var settings: PolicySettings
+    /// Resolved once: a review runs every rule.
+    private let objectPlan: [(rule: WasmPluginRule, verdict: RuleVerdict)]
+    private let specPlan: [(rule: WasmPluginRule, verdict: RuleVerdict)]
+    private let typeVerdict: RuleVerdict
 
-    public init(settings: PolicySettings = PolicySettings()) { self.settings = settings }
+    public init(settings: PolicySettings = PolicySettings()) {
+        self.settings = settings
+        func plan(_ rules: [WasmPluginRule]) -> [(rule: WasmPluginRule, verdict: RuleVerdict)] {
+            rules.map { ($0, settings.verdict(for: $0)) }.filter { $0.verdict != .off }
+        }
+        objectPlan = plan(WasmPluginRules.objectRules)
+        specPlan = plan(WasmPluginRules.specRules)
+        typeVerdict = settings.verdict(for: WasmPluginRules.byID["field-type"]!)
+    }
 
     public func handles(_ request: AdmissionRequest) -> Bool {
         WasmPluginKind.matches((request.kind.group, request.kind.kind))
@@ -22,25 +35,21 @@ public struct WasmPluginValidator: Validator {
     /// Rules on a WasmPlugin object alone (what `check` runs on manifests).
     public func validate(object: JSON, namespace: String) -> ValidationResult {
         var r = ValidationResult()
+        r.typeVerdict = typeVerdict
         guard case .object(let root) = object else {
             r.error(.wrongType(FieldPath(), expected: "an object", got: object))
             return r
         }
-        // istiod refuses unknown top-level fields; the apiserver would prune them silently.
-        for key in root.keys where !["apiVersion", "kind", "metadata", "spec", "status"].contains(key) {
-            r.error(FieldError(.forbidden, FieldPath(key), "unknown top-level field", hint: "move it under spec or remove it"))
+        let spec = root["spec"]?.objectValue
+        // Parsed once: the url rules and the basic_auth rules (module name) all read it.
+        let input = RuleInput(
+            object: root, spec: spec ?? JSONObject(), namespace: namespace,
+            url: spec?["url"]?.stringValue.map(ModuleURL.init), settings: settings)
+        for (rule, verdict) in objectPlan + (spec == nil ? [] : specPlan) {
+            r.begin(rule: rule.id, verdict: verdict)
+            rule.check(input, &r)
         }
-        guard let specValue = root["spec"], !specValue.isNull else {
-            r.error(.required(FieldPath("spec"), "spec must be set", hint: "a WasmPlugin needs at least spec.url"))
-            return r
-        }
-        guard let spec = r.object(specValue, at: FieldPath("spec")) else { return r }
-        // Parsed once: the url rules and the basic_auth rules (module name) both read it.
-        let url = spec["url"]?.stringValue.map(ModuleURL.init)
-        TargetingRules.check(spec, namespace: namespace, settings: settings, into: &r)
-        URLRules.check(spec, url: url, settings: settings, into: &r)
-        SpecFieldRules.check(spec, into: &r)
-        BasicAuthRules.check(spec, url: url, into: &r)
+        if settings.enforcement == .warn { r.demoteErrors() }
         return r
     }
 }

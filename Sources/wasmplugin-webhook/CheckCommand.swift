@@ -57,8 +57,8 @@ struct CheckCommand: ParsableCommand {
                     continue
                 }
                 var editor = ObjectEditor(object)
-                let applied = defaulter.applyDefaults(&editor)
                 let namespace = object["metadata"]?["namespace"]?.stringValue ?? "default"
+                let applied = defaulter.applyDefaults(&editor, namespace: namespace)
                 let result = validator.validate(object: editor.object, namespace: namespace)
                 if !fix {
                     for change in applied {

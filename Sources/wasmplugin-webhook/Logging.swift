@@ -142,7 +142,8 @@ enum DecisionLog {
             ("uid", .string(r.uid)), ("kind", .string(r.kind.description)), ("namespace", .string(r.namespace)),
             ("name", .string(r.name)), ("operation", .string(r.operation.rawValue)), ("endpoint", .string(outcome.endpoint.rawValue)),
             ("allowed", .bool(outcome.response.allowed)), ("errors", .number(outcome.response.denial?.causes.count ?? 0)),
-            ("warnings", .number(outcome.response.warnings.count)), ("patchOps", .number(outcome.response.patch.count)),
+            ("warnings", .number(outcome.response.warnings.count)), ("wouldDeny", .bool(outcome.response.wouldDeny > 0)),
+            ("wouldDenyErrors", .number(outcome.response.wouldDeny)), ("patchOps", .number(outcome.response.patch.count)),
             ("dryRun", .bool(r.dryRun)), ("latencyMicros", .number(Int(latencyNanoseconds / 1000))),
         ])
         LogSink.buffered(fields)

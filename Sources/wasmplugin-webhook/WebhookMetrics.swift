@@ -33,6 +33,9 @@ final class WebhookMetrics: ServerObserver, Sendable {
     static var requestsName: MetricNameDescriptor { name("http_requests", "total", "HTTP requests by endpoint and status.") }
     static var durationName: MetricNameDescriptor { name("http_request_duration", "seconds", "Time to answer a request, by endpoint and status.") }
     static var decisionsName: MetricNameDescriptor { name("admission_decisions", "total", "Admission decisions by webhook, verdict and operation.") }
+    static var wouldDenyName: MetricNameDescriptor {
+        name("admission_would_deny", "total", "Requests admitted only because the policy's enforcement is warn (rollout mode), by webhook and operation.")
+    }
 
     /// The serving certificate's expiry, read at each scrape: reloads change it.
     private let certificateNotAfter: @Sendable () -> Int64
@@ -69,14 +72,21 @@ final class WebhookMetrics: ServerObserver, Sendable {
     }
 
     func decision(_ outcome: ReviewOutcome) {
-        let labels = [("webhook", outcome.endpoint.rawValue), ("allowed", String(outcome.response.allowed)), ("operation", outcome.request.operation.rawValue)]
-        let key = labels.map(\.1).joined(separator: " ")
-        decisionCounters.withLock { cache in
+        let operation = outcome.request.operation.rawValue
+        counter(Self.decisionsName, [("webhook", outcome.endpoint.rawValue), ("allowed", String(outcome.response.allowed)), ("operation", operation)]).increment()
+        if outcome.response.wouldDeny > 0 {
+            counter(Self.wouldDenyName, [("webhook", outcome.endpoint.rawValue), ("operation", operation)]).increment()
+        }
+    }
+
+    private func counter(_ descriptor: MetricNameDescriptor, _ labels: [(String, String)]) -> Counter {
+        let key = descriptor.metricName + " " + labels.map(\.1).joined(separator: " ")
+        return decisionCounters.withLock { cache in
             if let hit = cache[key] { return hit }
-            let made = registry.makeCounter(descriptor: Self.decisionsName, labels: labels)
+            let made = registry.makeCounter(descriptor: descriptor, labels: labels)
             cache[key] = made
             return made
-        }.increment()
+        }
     }
 
     func render() -> [UInt8] {

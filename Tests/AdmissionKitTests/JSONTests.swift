@@ -100,6 +100,11 @@ import Testing
         editor.remove(FieldPath("spec", "missing"))  // absent: no op
         #expect(editor.operations.map(\.op) == [.replace, .add, .remove])
         #expect(try original.applying(editor.operations) == editor.object)
+        // Removed means gone, not `selector: null` (a later rule reading it, or `check
+        // --fix` printing it, saw the null).
+        #expect(editor.object["spec"]?.objectValue?.keys == ["url", "targetRefs"])
+        // A later edit below the removed member has nothing to apply to.
+        #expect(throws: JSONPatchError.self) { try editor.object.applying([PatchOperation(.add, FieldPath("spec", "selector", "a"), "b")]) }
     }
 
     @Test func pointerEscapingFollowsRFC6901() throws {

@@ -8,13 +8,14 @@ struct DefaultCase: CustomTestStringConvertible, Sendable {
     var spec: String
     /// Expected `op path` strings, in order.
     var ops: [String]
+    var namespace = "default"
     var testDescription: String { name }
 }
 
-func defaults(_ specText: String, settings: PolicySettings = PolicySettings()) throws -> ObjectEditor {
-    let object = try JSONParser.parse(#"{"apiVersion":"extensions.istio.io/v1alpha1","kind":"WasmPlugin","metadata":{"name":"p","namespace":"default"},"spec":\#(specText)}"#)
+func defaults(_ specText: String, namespace: String = "default", settings: PolicySettings = PolicySettings()) throws -> ObjectEditor {
+    let object = try JSONParser.parse(#"{"apiVersion":"extensions.istio.io/v1alpha1","kind":"WasmPlugin","metadata":{"name":"p","namespace":"\#(namespace)"},"spec":\#(specText)}"#)
     var editor = ObjectEditor(object)
-    _ = WasmPluginDefaulter(settings: settings).applyDefaults(&editor)
+    _ = WasmPluginDefaulter(settings: settings).applyDefaults(&editor, namespace: namespace)
     return editor
 }
 
@@ -27,6 +28,9 @@ func defaults(_ specText: String, settings: PolicySettings = PolicySettings()) t
         DefaultCase(name: "Gateway without group", spec: spec(targetRefs: #"[{"kind":"Gateway","name":"g"},{"kind":"ServiceEntry","name":"s","group":""},{"kind":"Service","name":"t"}]"#, config: nil), ops: ["add /spec/targetRefs/0/group", "replace /spec/targetRefs/1/group"]),
         DefaultCase(name: "deprecated targetRef", spec: spec(targetRefs: nil, config: nil, extra: #""targetRef":{"kind":"Gateway","name":"g"}"#), ops: ["add /spec/targetRefs", "remove /spec/targetRef", "add /spec/targetRefs/0/group"]),
         DefaultCase(name: "selector naming one gateway", spec: spec(targetRefs: nil, config: nil, extra: #""selector":{"matchLabels":{"gateway.networking.k8s.io/gateway-name":"bookinfo-gateway"}}"#), ops: ["add /spec/targetRefs", "remove /spec/selector"]),
+        DefaultCase(name: "selector naming a gateway in the root namespace stays", spec: spec(targetRefs: nil, config: nil, extra: #""selector":{"matchLabels":{"gateway.networking.k8s.io/gateway-name":"bookinfo-gateway"}}"#), ops: [], namespace: "istio-system"),
+        DefaultCase(name: "network-path url gets oci:", spec: spec(url: "//ghcr.io/x/basic_auth:1", config: nil), ops: ["replace /spec/url"]),
+        DefaultCase(name: "no phase for a NETWORK plugin", spec: spec(phase: nil, config: nil, extra: #""type":"NETWORK""#), ops: []),
         DefaultCase(name: "selector on other labels stays", spec: spec(targetRefs: nil, config: nil, extra: #""selector":{"matchLabels":{"istio":"ingressgateway"}}"#), ops: []),
         DefaultCase(name: "phase defaulted for basic_auth", spec: spec(phase: nil, config: nil), ops: ["add /spec/phase"]),
         DefaultCase(name: "phase left for other modules", spec: spec(url: "oci://ghcr.io/x/stats:1", phase: nil, config: nil), ops: []),
@@ -38,12 +42,18 @@ func defaults(_ specText: String, settings: PolicySettings = PolicySettings()) t
 
     @Test(arguments: cases)
     func defaulting(_ c: DefaultCase) throws {
-        let editor = try defaults(c.spec)
+        let editor = try defaults(c.spec, namespace: c.namespace)
         #expect(editor.operations.map { "\($0.op.rawValue) \($0.path.jsonPointer)" } == c.ops)
         // Idempotent: defaulting the result changes nothing.
         let fixedSpec = try #require(editor.object["spec"])
-        let again = try defaults(fixedSpec.compactText)
+        let again = try defaults(fixedSpec.compactText, namespace: c.namespace)
         #expect(again.operations.isEmpty, "second pass: \(again.operations)")
+    }
+
+    @Test func policyTurnsDefaultingRulesOff() throws {
+        let settings = try PolicySettings(json: ["rules": ["selector-to-targetrefs": "off", "credential-base64": "off"]])
+        #expect(try defaults(spec(targetRefs: nil, extra: #""selector":{"matchLabels":{"istio.io/gateway-name":"g"}}"#), settings: settings).operations.isEmpty)
+        #expect(throws: PolicyError.self) { try PolicySettings(json: ["rules": ["phase": "warn"]]) }
     }
 
     @Test func keepPolicyLeavesPlainCredentials() throws {
@@ -81,7 +91,9 @@ func defaults(_ specText: String, settings: PolicySettings = PolicySettings()) t
         #expect(BasicAuthCredential.classify(value) == expected)
     }
 
-    @Test(arguments: ["password", "userpass", "abc", "admin", "", "not-base64!", "Zm9v-YmFy", "YR==", " dXNlcjpwYXNz", ":x", "dXNlcgo="])
+    // "dXNlcjpwYXNzCg==" is `echo user:pass | base64` (with the newline); "dXNlcjpw5HNz" is
+    // user:päss in Latin-1; "OnBhc3M=" is ":pass".
+    @Test(arguments: ["password", "userpass", "abc", "admin", "", "not-base64!", "Zm9v-YmFy", "YR==", " dXNlcjpwYXNz", ":x", "dXNlcgo=", "dXNlcjpwYXNzCg==", "dXNlcjrkc3M=", "OnBhc3M="])
     func refusesWhatCanNeverMatch(_ value: String) {
         if case .invalid = BasicAuthCredential.classify(value) {} else {
             Issue.record("\(value) should be invalid, got \(BasicAuthCredential.classify(value))")
@@ -103,10 +115,27 @@ func defaults(_ specText: String, settings: PolicySettings = PolicySettings()) t
         #expect(url.moduleName == module)
     }
 
-    @Test func ociParts() throws {
-        let parts = try #require(ModuleURL("oci://localhost:5000/a/b:1.0@sha256:abc").ociParts)
-        #expect(parts.repository == "a/b" && parts.tag == "1.0" && parts.digest == "sha256:abc")
-        let untagged = try #require(ModuleURL("ghcr.io/a/b").ociParts)
-        #expect(untagged.tag == nil && untagged.digest == nil && untagged.repository == "a/b")
+    /// go-containerregistry's split: a registry only when the first component has '.' or ':'.
+    @Test(arguments: [
+        ("oci://localhost:5000/a/b:1.0@sha256:abc", "localhost:5000", "a/b", "1.0", "sha256:abc", "localhost:5000/a/b@sha256:abc"),
+        ("ghcr.io/a/b", "ghcr.io", "a/b", nil, nil, "ghcr.io/a/b:latest"),
+        ("oci://test", nil, "test", nil, nil, "index.docker.io/library/test:latest"),
+        ("test/x:1.0", nil, "test/x", "1.0", nil, "index.docker.io/test/x:1.0"),
+        ("library/bar:latest", nil, "library/bar", "latest", nil, "index.docker.io/library/bar:latest"),
+        ("//registry.example.com/x:2", "registry.example.com", "x", "2", nil, "registry.example.com/x:2"),
+    ] as [(String, String?, String, String?, String?, String)])
+    func ociReferences(_ raw: String, _ registry: String?, _ repository: String, _ tag: String?, _ digest: String?, _ resolved: String) throws {
+        let oci = try #require(ModuleURL(raw).oci)
+        #expect(oci.registry.map(String.init) == registry)
+        #expect(oci.repository == repository[...])
+        #expect(oci.tag.map(String.init) == tag)
+        #expect(oci.digest.map(String.init) == digest)
+        #expect(oci.resolved == resolved)
+    }
+
+    @Test func networkPathIsOCI() {
+        let url = ModuleURL("//ghcr.io/x/basic_auth:1")
+        #expect(url.shape == .networkPath && url.effectiveScheme == "oci" && url.normalized == "oci://ghcr.io/x/basic_auth:1")
+        #expect(ModuleURL("///opt/x.wasm").shape == .absolutePath)
     }
 }

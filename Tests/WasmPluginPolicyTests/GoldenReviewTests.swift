@@ -6,7 +6,8 @@ import Testing
 
 /// Golden AdmissionReview pairs: `Fixtures/<endpoint>-<case>.request.json` →
 /// `<endpoint>-<case>.response.json`, compared as canonical JSON (sorted keys).
-/// Re-record only on purpose: `RECORD_SNAPSHOTS=1 swift test --filter GoldenReviewTests`.
+/// Re-record only on purpose: `RECORD_SNAPSHOTS=1 swift test --filter GoldenReviewTests`,
+/// then review `git diff`. A recording run fails, so it can never be left on unnoticed.
 @Suite struct GoldenReviewTests {
     static let fixtures = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("Fixtures")
     static let recording = ProcessInfo.processInfo.environment["RECORD_SNAPSHOTS"] == "1"
@@ -31,6 +32,7 @@ import Testing
         let responseURL = Self.fixtures.appendingPathComponent(name + ".response.json")
         if Self.recording {
             try actual.write(to: responseURL, atomically: true, encoding: .utf8)
+            Issue.record("recorded \(name).response.json: RECORD_SNAPSHOTS=1 compares nothing; review the diff and run again without it")
             return
         }
         let expected = try JSONParser.parse(Array(try Data(contentsOf: responseURL))).canonicalText + "\n"

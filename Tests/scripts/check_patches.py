@@ -26,6 +26,16 @@ STILL_INVALID = {
     "mutate-lowercase-phase": "enums are not case-folded: the user may have meant another",
     "mutate-selector-and-targetrefs": "two targeting modes: the user must pick one",
     "mutate-wrong-types": "wrong types are explained, not coerced",
+    "mutate-file-url-with-host": "host or relative path: which absolute path was meant is a guess",
+    "mutate-lowercase-method": "methods match exactly: a custom lowercase method may be meant",
+    "mutate-network-type": "NETWORK or the wrong module: the user must choose",
+    "mutate-oci-tag-read-as-port": "which registry was meant is a guess",
+    "mutate-plugin-name-bytes": "no safe way to shorten a name",
+    "mutate-plus-in-tag": "registries map '+' differently; the tag must be looked up",
+    "mutate-pull-secret-other-namespace": "the Secret must be copied, not renamed",
+    "mutate-targetref-bad-name": "the target's real name is unknown",
+    "mutate-uppercase-repository": "lowercasing a repository may name another image",
+    "mutate-waypoint-match-ports": "which traffic was meant is a guess",
 }
 
 

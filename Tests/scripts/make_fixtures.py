@@ -122,6 +122,44 @@ def main():
     for name, mutator in broken.items():
         both(name, "basic-auth-" + name, variant(mutator))
 
+    # Rules round 2 (issue 8): each gap with the side Istio gets wrong and the right side.
+    service_ref = [{"group": "", "kind": "Service", "name": "reviews"}]
+    pairs = {
+        "bare-image": lambda s: s.update(url="basic_auth"),
+        "oci-tag-read-as-port": lambda s: s.update(url="oci://basic_auth:1.12.0"),
+        "network-type": lambda s: s.update(type="NETWORK"),
+        "http-type": lambda s: s.update(type="HTTP"),
+        "waypoint-match-ports": lambda s: s.update(targetRefs=service_ref, match=[{"ports": [{"number": 9080}]}]),
+        "waypoint-match-server": lambda s: s.update(targetRefs=service_ref, match=[{"mode": "SERVER"}]),
+        "gateway-match-server": lambda s: s.update(match=[{"mode": "SERVER"}]),
+        "gateway-match-client": lambda s: s.update(match=[{"mode": "CLIENT", "ports": [{"number": 443}]}]),
+        "network-path-url": lambda s: s.update(url="//ghcr.io/istio-ecosystem/wasm-extensions/basic_auth:1.12.0"),
+        "uppercase-repository": lambda s: s.update(url="oci://ghcr.io/Istio-Ecosystem/wasm-extensions/basic_auth:1.12.0"),
+        "plus-in-tag": lambda s: s.update(url="oci://ghcr.io/istio-ecosystem/wasm-extensions/basic_auth:1.12.0+build.1"),
+        "underscore-in-tag": lambda s: s.update(url="oci://ghcr.io/istio-ecosystem/wasm-extensions/basic_auth:1.12.0_build.1"),
+        "file-url-with-host": lambda s: s.update(url="file://filters/basic_auth.wasm"),
+        "file-url-absolute": lambda s: s.update(url="file:///opt/filters/basic_auth.wasm"),
+        "echo-newline-credential": lambda s: s["pluginConfig"]["basic_auth_rules"][0].update(credentials=["dXNlcjpwYXNzCg=="]),
+        "printf-credential": lambda s: s["pluginConfig"]["basic_auth_rules"][0].update(credentials=["dXNlcjpwYXNz"]),
+        "lowercase-method": lambda s: s["pluginConfig"]["basic_auth_rules"][0].update(request_methods=["get", "POST"]),
+        "pull-secret-other-namespace": lambda s: s.update(imagePullSecret="registry/ghcr-pull"),
+        "pull-secret": lambda s: s.update(imagePullSecret="ghcr-pull"),
+        "plugin-name-bytes": lambda s: s.update(pluginName="é" * 129),
+        "plugin-name-256-bytes": lambda s: s.update(pluginName="é" * 128),
+        "targetref-bad-name": lambda s: s["targetRefs"][0].update(name="Bookinfo_Gateway"),
+        "pinned-untagged": lambda s: s.update(url="oci://ghcr.io/istio-ecosystem/wasm-extensions/basic_auth", sha256="a" * 64),
+    }
+    for name, mutator in pairs.items():
+        both(name, "basic-auth-" + name, variant(mutator))
+    # A gateway-name selector in the root namespace reaches that gateway in every
+    # namespace: not converted (a targetRef would narrow it), warned about instead.
+    root_spec = variant(lambda s: (s.pop("targetRefs"), s.update(selector={"matchLabels": {"istio.io/gateway-name": "ingress"}})))
+    for endpoint in ("mutate", "validate"):
+        case = endpoint + "-root-namespace-gateway-selector"
+        write(case, review(case, "basic-auth-everywhere", "CREATE",
+                           plugin("basic-auth-everywhere", root_spec, namespace="istio-system", validating=endpoint == "validate"),
+                           namespace="istio-system"))
+
     # UPDATE with oldObject: the old object was fine, the new one forgot the group.
     new = variant(lambda s: s["targetRefs"][0].pop("group"))
     for endpoint in ("mutate", "validate"):

@@ -18,12 +18,15 @@ public struct FieldError: Sendable, Equatable, CustomStringConvertible {
     public var detail: String
     /// How to fix it; empty when the detail says it all.
     public var hint: String
+    /// The id of the rule that found it (stamped by `ValidationResult.report`).
+    public var rule: String
 
-    public init(_ kind: Kind, _ path: FieldPath, _ detail: String, hint: String = "") {
+    public init(_ kind: Kind, _ path: FieldPath, _ detail: String, hint: String = "", rule: String = "") {
         self.kind = kind
         self.path = path
         self.detail = detail
         self.hint = hint
+        self.rule = rule
     }
 
     /// `detail; hint`, without the path (what `status.details.causes[].message` carries).
@@ -50,16 +53,33 @@ public struct FieldError: Sendable, Equatable, CustomStringConvertible {
 public struct FieldWarning: Sendable, Equatable, CustomStringConvertible {
     public var path: FieldPath
     public var message: String
+    public var rule: String
 
-    public init(_ path: FieldPath, _ message: String) {
+    public init(_ path: FieldPath, _ message: String, rule: String = "") {
         self.path = path
         self.message = message
+        self.rule = rule
     }
 
     public var description: String { path.steps.isEmpty ? message : "\(path): \(message)" }
 }
 
+/// What a policy makes of one rule's findings.
+public enum RuleVerdict: String, Sendable, CaseIterable {
+    /// Findings are errors: the request is denied.
+    case deny
+    /// Findings are warnings: admitted, and the client is told.
+    case warn
+    /// The rule does not run.
+    case off
+}
+
 /// Errors and warnings on separate channels; rules append, never stop at the first.
+///
+/// Rules `report` findings; the verdict of the rule being run (`begin(rule:verdict:)`)
+/// decides whether each is an error, a warning or dropped, so a policy can move any rule
+/// between the three without the rule knowing. Wrong JSON types are findings of their own
+/// rule (`typeRule`), reported once per field however many rules read it.
 ///
 /// At most `maxKept` of each are kept, the rest only counted: one request may hold
 /// hundreds of thousands of bad credentials, and a message listing each of them took
@@ -72,27 +92,86 @@ public struct ValidationResult: Sendable, Equatable {
     /// Errors and warnings found beyond `maxKept`.
     public private(set) var omittedErrors = 0
     public private(set) var omittedWarnings = 0
+    /// Errors turned into warnings by a rollout policy (`enforcement: warn`): what would
+    /// have been denied.
+    public private(set) var wouldDeny = 0
+
+    public private(set) var currentRule = ""
+    public private(set) var currentVerdict = RuleVerdict.deny
+    public var typeRule = "field-type"
+    public var typeVerdict = RuleVerdict.deny
+    /// Fields already reported with a wrong type (few: kept as a list).
+    private var mistyped: [FieldPath] = []
 
     public init(errors: [FieldError] = [], warnings: [FieldWarning] = []) {
         errors.forEach { error($0) }
-        warnings.forEach { warn($0.path, $0.message) }
+        warnings.forEach { warn($0.path, $0.message, rule: $0.rule) }
     }
 
     public var isValid: Bool { errors.isEmpty }
     public var errorCount: Int { errors.count + omittedErrors }
+    public var warningCount: Int { warnings.count + omittedWarnings }
 
+    /// Findings from here on belong to `rule` and count as `verdict` says.
+    public mutating func begin(rule: String, verdict: RuleVerdict) {
+        currentRule = rule
+        currentVerdict = verdict
+    }
+
+    /// A finding of the current rule: an error, a warning or nothing, by its verdict.
+    public mutating func report(_ finding: FieldError) {
+        record(finding, rule: currentRule, verdict: currentVerdict)
+    }
+
+    /// `report` for the common case.
+    public mutating func report(_ path: FieldPath, _ detail: String, hint: String = "", kind: FieldError.Kind = .invalid) {
+        report(FieldError(kind, path, detail, hint: hint))
+    }
+
+    /// A field of the wrong JSON type, under `typeRule`; once per field.
+    public mutating func reportType(_ finding: FieldError) {
+        guard !mistyped.contains(finding.path) else { return }
+        mistyped.append(finding.path)
+        record(finding, rule: typeRule, verdict: typeVerdict)
+    }
+
+    private mutating func record(_ finding: FieldError, rule: String, verdict: RuleVerdict) {
+        var finding = finding
+        finding.rule = rule
+        switch verdict {
+        case .deny: error(finding)
+        case .warn: warn(finding.path, finding.message, rule: rule)
+        case .off: break
+        }
+    }
+
+    /// An error whatever the rule's verdict (the request itself is unusable).
     public mutating func error(_ e: FieldError) {
         if errors.count < Self.maxKept { errors.append(e) } else { omittedErrors += 1 }
     }
 
-    public mutating func warn(_ path: FieldPath, _ message: String) {
-        if warnings.count < Self.maxKept { warnings.append(FieldWarning(path, message)) } else { omittedWarnings += 1 }
+    public mutating func warn(_ path: FieldPath, _ message: String, rule: String = "") {
+        if warnings.count < Self.maxKept { warnings.append(FieldWarning(path, message, rule: rule)) } else { omittedWarnings += 1 }
+    }
+
+    /// Rollout mode: every error becomes a warning that says it would deny, counted in
+    /// `wouldDeny`. The errors come first among the warnings: they matter most.
+    public mutating func demoteErrors() {
+        guard errorCount > 0 else { return }
+        wouldDeny += errorCount
+        let demoted = errors.map { FieldWarning($0.path, "would be denied: \($0.message)", rule: $0.rule) }
+        let kept = Array((demoted + warnings).prefix(Self.maxKept))
+        omittedWarnings += demoted.count + warnings.count - kept.count + omittedErrors
+        warnings = kept
+        errors = []
+        omittedErrors = 0
     }
 
     public mutating func merge(_ other: ValidationResult) {
         other.errors.forEach { error($0) }
-        other.warnings.forEach { warn($0.path, $0.message) }
+        other.warnings.forEach { warn($0.path, $0.message, rule: $0.rule) }
         omittedErrors += other.omittedErrors
         omittedWarnings += other.omittedWarnings
+        wouldDeny += other.wouldDeny
     }
 }

@@ -1,12 +1,13 @@
-/// Typed reads of optional fields that record a type error instead of failing the decode,
-/// so that a wrong type anywhere still gets every other field checked.
+/// Typed reads of optional fields that record a type error (under `typeRule`, once per
+/// field) instead of failing the decode, so that a wrong type anywhere still gets every
+/// other field checked.
 /// `null` counts as unset, as the apiserver prunes nulls of non-nullable fields.
 extension ValidationResult {
     @discardableResult
     public mutating func object(_ value: JSON?, at path: FieldPath) -> JSONObject? {
         guard let value, !value.isNull else { return nil }
         guard case .object(let o) = value else {
-            error(.wrongType(path, expected: "an object", got: value))
+            reportType(.wrongType(path, expected: "an object", got: value))
             return nil
         }
         return o
@@ -16,7 +17,7 @@ extension ValidationResult {
     public mutating func array(_ value: JSON?, at path: FieldPath) -> [JSON]? {
         guard let value, !value.isNull else { return nil }
         guard case .array(let a) = value else {
-            error(.wrongType(path, expected: "a list", got: value))
+            reportType(.wrongType(path, expected: "a list", got: value))
             return nil
         }
         return a
@@ -26,7 +27,7 @@ extension ValidationResult {
     public mutating func string(_ value: JSON?, at path: FieldPath) -> String? {
         guard let value, !value.isNull else { return nil }
         guard case .string(let s) = value else {
-            error(.wrongType(path, expected: "a string", got: value))
+            reportType(.wrongType(path, expected: "a string", got: value))
             return nil
         }
         return s
@@ -37,11 +38,11 @@ extension ValidationResult {
     public mutating func integer(_ value: JSON?, at path: FieldPath, in range: ClosedRange<Int>) -> Int? {
         guard let value, !value.isNull else { return nil }
         guard case .number = value, let n = value.intValue else {
-            error(.wrongType(path, expected: "an integer", got: value))
+            reportType(.wrongType(path, expected: "an integer", got: value))
             return nil
         }
         guard range.contains(n) else {
-            error(.invalid(path, "\(n) is out of range", hint: "use a value from \(range.lowerBound) to \(range.upperBound)"))
+            report(.invalid(path, "\(n) is out of range", hint: "use a value from \(range.lowerBound) to \(range.upperBound)"))
             return nil
         }
         return n
@@ -53,7 +54,7 @@ extension ValidationResult {
         guard let value, !value.isNull else { return nil }
         guard case .string(let s) = value else {
             let hint = "write one of \(allowed.joined(separator: ", ")) as a string"
-            error(FieldError(.typeInvalid, path, "must be a string, not \(value.typeName)", hint: hint))
+            reportType(FieldError(.typeInvalid, path, "must be a string, not \(value.typeName)", hint: hint))
             return nil
         }
         guard allowed.contains(s) else {
@@ -63,7 +64,7 @@ extension ValidationResult {
             } else {
                 hint = "use one of \(allowed.joined(separator: ", "))"
             }
-            error(FieldError(.notSupported, path, "unsupported value \(JSON.string(String(s.prefix(64))).compactText)", hint: hint))
+            report(FieldError(.notSupported, path, "unsupported value \(JSON.string(String(s.prefix(64))).compactText)", hint: hint))
             return nil
         }
         return s

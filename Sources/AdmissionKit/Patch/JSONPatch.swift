@@ -132,9 +132,14 @@ extension JSONObject {
     fileprivate mutating func apply(_ operation: PatchOperation, key: String) throws(JSONPatchError) {
         switch operation.op {
         case .add: self[key] = operation.value ?? .null
-        case .replace, .remove:
+        case .replace:
             guard has(key) else { throw JSONPatchError(description: "\(operation.path.jsonPointer): no such member") }
-            self[key] = operation.op == .remove ? nil : (operation.value ?? .null)
+            self[key] = operation.value ?? .null
+        case .remove:
+            guard has(key) else { throw JSONPatchError(description: "\(operation.path.jsonPointer): no such member") }
+            // Spelled out: a bare `nil` in a JSON-typed expression is JSON.null (the type is
+            // ExpressibleByNilLiteral), which left `key: null` behind instead of removing it.
+            self[key] = Optional<JSON>.none
         }
     }
 }

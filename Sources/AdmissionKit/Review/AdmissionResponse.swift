@@ -5,6 +5,9 @@ public struct AdmissionResponse: Sendable {
     public var denial: Denial?
     public var patch: [PatchOperation] = []
     public var warnings: [String] = []
+    /// Errors a rollout policy (`enforcement: warn`) sent as warnings: the request would
+    /// have been denied. For logs and metrics; not part of the response.
+    public var wouldDeny = 0
     /// Keys are qualified names without '/': the apiserver prefixes them with the webhook name.
     public var auditAnnotations: [(key: String, value: String)] = []
 

@@ -68,6 +68,7 @@ public struct AdmissionWebhook: Sendable {
             var response: AdmissionResponse =
                 result.isValid ? .allowed(uid: request.uid) : .denied(request, errors: result.errors, omitted: result.omittedErrors)
             response.warnings = WarningList.render(result.warnings)
+            response.wouldDeny = result.wouldDeny
             return response
         case .mutate:
             guard judged, defaulter.handles(request) else { return .allowed(uid: request.uid) }

@@ -14,38 +14,53 @@ public enum BasicAuthCredential: Equatable, Sendable {
     /// the plugin accepts it and it can never match. `canonical` is the fix.
     case nonCanonical(canonical: String)
     /// Accepted by the plugin (or refused by it) but can never match a real client.
-    case invalid(reason: String, pluginRefuses: Bool)
+    case invalid(reason: String, pluginRefuses: Bool, hint: String)
+
+    static let hint = "write user:pass or the standard padded base64 of user:pass"
 
     /// Runs once per credential, thousands per review in big configs: byte scans and one
     /// small decode buffer, no intermediate Strings.
     public static func classify(_ value: String) -> BasicAuthCredential {
         if value.isEmpty {
-            return .invalid(reason: "is empty", pluginRefuses: true)
+            return .invalid(reason: "is empty", pluginRefuses: true, hint: hint)
         }
         var colon: Int?
         var position = 0
         for b in value.utf8 {
             if b < 0x20 || b == 0x7F {
-                return .invalid(reason: "contains control characters", pluginRefuses: !value.utf8.contains(UInt8(ascii: ":")))
+                return .invalid(reason: "contains control characters", pluginRefuses: !value.utf8.contains(UInt8(ascii: ":")), hint: hint)
             }
             if b == UInt8(ascii: ":"), colon == nil { colon = position }
             position += 1
         }
         if let colon {
             if colon == 0 {
-                return .invalid(reason: "has an empty user name before ':'", pluginRefuses: false)
+                return .invalid(reason: "has an empty user name before ':'", pluginRefuses: false, hint: hint)
             }
             return .plain
         }
         guard let decoded = Base64.decodeLenient(value) else {
-            return .invalid(reason: "is neither user:pass nor standard base64 of user:pass", pluginRefuses: true)
+            return .invalid(reason: "is neither user:pass nor standard base64 of user:pass", pluginRefuses: true, hint: hint)
         }
-        guard let decodedColon = decoded.firstIndex(of: UInt8(ascii: ":")), decodedColon > 0,
-            !decoded.contains(where: { $0 >= 0x80 }) || String(validating: decoded, as: UTF8.self) != nil
-        else {
+        guard let decodedColon = decoded.firstIndex(of: UInt8(ascii: ":")) else {
             return .invalid(
-                reason: "has no ':' and its base64 decoding is not user:pass (a forgotten ':'?); it can never match",
-                pluginRefuses: false)
+                reason: "has no ':' and its base64 decoding has none either (a forgotten ':'?); it can never match",
+                pluginRefuses: false, hint: hint)
+        }
+        // What the plugin stores is compared byte for byte with what clients send: the
+        // base64 of the UTF-8 `user:pass` they were given, never with a newline in it.
+        if decoded.contains(where: { $0 < 0x20 || $0 == 0x7F }) {
+            return .invalid(
+                reason: "decodes to user:pass with a control character (the newline `echo` adds?); it can never match",
+                pluginRefuses: false, hint: "encode without the newline: printf %s 'user:pass' | base64")
+        }
+        if decoded.contains(where: { $0 >= 0x80 }), String(validating: decoded, as: UTF8.self) == nil {
+            return .invalid(
+                reason: "decodes to user:pass that is not UTF-8 (Latin-1?); clients send UTF-8, so it can never match",
+                pluginRefuses: false, hint: "encode the UTF-8 bytes of user:pass, or write user:pass and let the webhook encode it")
+        }
+        if decodedColon == 0 {
+            return .invalid(reason: "decodes to an empty user name before ':'", pluginRefuses: false, hint: hint)
         }
         // decodeLenient accepted the characters and trailing bits, so the string is the
         // canonical encoding exactly when its padding is the one the length calls for.

@@ -10,6 +10,9 @@ public struct ModuleURL: Sendable, Equatable {
         case registryHostPort
         /// `ghcr.io/x:1`: Istio prepends `oci://`.
         case noScheme
+        /// `//host/path`: a network-path reference. Pilot parses it with host `host` and no
+        /// scheme, so it fetches `oci://host/path`.
+        case networkPath
         /// `/opt/filters/x.wasm`: almost certainly meant as `file://`.
         case absolutePath
         case invalid(String)
@@ -35,7 +38,7 @@ public struct ModuleURL: Sendable, Equatable {
     public var effectiveScheme: String? {
         switch shape {
         case .scheme(let s): s.lowercased()
-        case .noScheme, .registryHostPort: "oci"
+        case .noScheme, .registryHostPort, .networkPath: "oci"
         case .absolutePath, .invalid: nil
         }
     }
@@ -47,6 +50,7 @@ public struct ModuleURL: Sendable, Equatable {
             let afterSlashes = rest.starts(with: "//".utf8) ? rest.dropFirst(2) : rest
             return raw[afterSlashes.startIndex...]
         }
+        if shape == .networkPath { return raw.dropFirst(2) }
         return raw[...]
     }
 
@@ -73,32 +77,56 @@ public struct ModuleURL: Sendable, Equatable {
     public var normalized: String? {
         switch shape {
         case .noScheme, .registryHostPort: "oci://" + raw
+        case .networkPath: "oci:" + raw
         case .scheme(let s) where s != s.lowercased(): s.lowercased() + raw.dropFirst(s.count)
         default: nil
         }
     }
 
-    /// For OCI references: the repository path after the registry host, its tag and digest.
-    public var ociParts: (repository: Substring, tag: Substring?, digest: Substring?)? {
+    /// An OCI reference split the way the agent's image fetcher splits it
+    /// (go-containerregistry `name.ParseReference`, weak validation): `repo@digest`, a tag
+    /// after the last ':' that is not followed by '/', and a registry only when the first
+    /// path component has a '.' or ':' (otherwise the image is on Docker Hub).
+    public struct OCIReference: Sendable, Equatable {
+        /// nil: Docker Hub (`index.docker.io`).
+        public var registry: Substring?
+        public var repository: Substring
+        public var tag: Substring?
+        public var digest: Substring?
+
+        /// What the fetcher resolves it to, e.g. `index.docker.io/library/test:latest`.
+        public var resolved: String {
+            let repo = registry == nil && !repository.contains("/") ? "library/" + repository : String(repository)
+            var text = String(registry ?? "index.docker.io") + "/" + repo
+            if let digest { text += "@" + digest } else { text += ":" + String(tag ?? "latest") }
+            return text
+        }
+    }
+
+    /// For OCI urls (written or implied): the reference the agent fetches.
+    public var oci: OCIReference? {
         guard effectiveScheme == "oci" else { return nil }
-        var ref = reference
+        var base = reference
         var digest: Substring?
-        if let at = ref.utf8.firstIndex(of: UInt8(ascii: "@")) {
-            digest = ref[ref.utf8.index(after: at)...]
-            ref = ref[..<at]
+        if let at = base.utf8.firstIndex(of: UInt8(ascii: "@")) {
+            digest = base[base.utf8.index(after: at)...]
+            base = base[..<at]
         }
-        let hostEnd = ref.utf8.firstIndex(of: slash) ?? ref.endIndex
-        var pathStart = hostEnd
-        while pathStart < ref.endIndex, ref.utf8[pathStart] == slash { pathStart = ref.utf8.index(after: pathStart) }
-        let path = ref[pathStart...]
-        var repository = path
         var tag: Substring?
-        let lastSlash = path.utf8.lastIndex(of: slash) ?? path.startIndex
-        if let c = path[lastSlash...].utf8.lastIndex(of: colon) {
-            tag = path[path.utf8.index(after: c)...]
-            repository = path[..<c]
+        if let c = base.utf8.lastIndex(of: colon), !base[c...].utf8.contains(slash) {
+            tag = base[base.utf8.index(after: c)...]
+            base = base[..<c]
         }
-        return (repository, tag, digest)
+        var registry: Substring?
+        var repository = base
+        if let s = base.utf8.firstIndex(of: slash) {
+            let first = base[..<s]
+            if first.utf8.contains(UInt8(ascii: ".")) || first.utf8.contains(colon) {
+                registry = first
+                repository = base[base.utf8.index(after: s)...]
+            }
+        }
+        return OCIReference(registry: registry, repository: repository, tag: tag, digest: digest)
     }
 
     /// The module's name: last path segment without tag, digest or `.wasm`
@@ -144,6 +172,7 @@ public struct ModuleURL: Sendable, Equatable {
             }
             return .invalid("has a ':' in its first path segment and is not a url")
         }
+        if utf8.starts(with: "//".utf8) { return utf8.count > 2 && utf8.dropFirst(2).first != slash ? .networkPath : .absolutePath }
         if utf8.first == slash { return .absolutePath }
         if let first = utf8.first, first == colon || first == question || first == hash { return .invalid("has no host or path") }
         return .noScheme

@@ -1,127 +1,175 @@
 import AdmissionKit
 
-/// The basic_auth plugin's configuration (rules doc §9, §10.7): everything that makes the
-/// plugin refuse its configuration (then it does nothing, or fails closed), and the
-/// credentials it accepts that can never match. Values of credentials are never echoed:
-/// messages point at the index.
+/// The basic_auth plugin's configuration (rules doc §9, §10.7; istio-ecosystem/wasm-extensions
+/// `basic_auth/plugin.cc`): everything that makes the plugin refuse its configuration (then
+/// it does nothing, or fails closed), and what it accepts that can never match. Values of
+/// credentials are never echoed: messages point at the index.
 enum BasicAuthRules {
     static let moduleName = "basic_auth"
+    static let standardMethods: Set<String> = ["GET", "HEAD", "POST", "PUT", "DELETE", "CONNECT", "OPTIONS", "TRACE", "PATCH"]
+    private static let config$ = FieldPath("spec", "pluginConfig")
+    private static let rules$ = FieldPath("spec", "pluginConfig", "basic_auth_rules")
 
     /// The url names the basic_auth module, or the config has its key.
     static func applies(url: ModuleURL?, pluginConfig: JSONObject?) -> Bool {
         url?.moduleName == moduleName || pluginConfig?.has("basic_auth_rules") == true
     }
 
-    static func check(_ spec: JSONObject, url: ModuleURL?, into r: inout ValidationResult) {
-        let configPath = FieldPath("spec", "pluginConfig")
-        let config = spec["pluginConfig"]?.objectValue
-        guard applies(url: url, pluginConfig: config) else { return }
-        if let phase = spec["phase"]?.stringValue, WasmPluginEnums.phase.contains(phase), phase != "AUTHN", phase != "UNSPECIFIED_PHASE" {
-            r.warn(FieldPath("spec", "phase"), "basic_auth normally runs in phase AUTHN, before Istio's authorization")
-        }
-        guard let config else {
-            if spec["pluginConfig"] == nil || spec["pluginConfig"]!.isNull {
-                r.warn(configPath, "basic_auth without pluginConfig authenticates nothing")
-            }
+    static func applies(_ input: RuleInput) -> Bool {
+        applies(url: input.url, pluginConfig: input.spec["pluginConfig"]?.objectValue)
+    }
+
+    /// The rule objects with their paths, when the plugin applies.
+    static func rules(_ input: RuleInput) -> [(FieldPath, JSONObject)] {
+        guard applies(input), let config = input.spec["pluginConfig"]?.objectValue else { return [] }
+        return config.objectItems("basic_auth_rules", at: rules$)
+    }
+
+    /// Pilot builds no HTTP filter for a NETWORK plugin: no request is ever authenticated.
+    static func networkType(_ input: RuleInput, _ r: inout ValidationResult) {
+        guard applies(input), input.spec.string("type") == "NETWORK" else { return }
+        r.report(
+            FieldPath("spec", "type"), "basic_auth is an HTTP filter; as a NETWORK plugin it authenticates no request",
+            hint: "set type: HTTP or remove type")
+    }
+
+    static func phase(_ input: RuleInput, _ r: inout ValidationResult) {
+        guard applies(input), let phase = input.spec.string("phase"), ["AUTHZ", "STATS"].contains(phase) else { return }
+        r.report(FieldPath("spec", "phase"), "basic_auth normally runs in phase AUTHN, before Istio's authorization")
+    }
+
+    static func unconfigured(_ input: RuleInput, _ r: inout ValidationResult) {
+        guard applies(input) else { return }
+        guard let value = input.spec["pluginConfig"], !value.isNull else {
+            r.report(config$, "basic_auth without pluginConfig authenticates nothing")
             return
         }
-        if let realm = r.string(config["realm"], at: configPath.child("realm")),
-            realm.contains(where: { $0 == " " || $0 == "\"" })
-        {
-            r.warn(configPath.child("realm"), "is sent unquoted in WWW-Authenticate; avoid spaces and quotes")
-        }
-        let rulesPath = configPath.child("basic_auth_rules")
-        guard let rules = r.array(config["basic_auth_rules"], at: rulesPath) else {
-            if config["basic_auth_rules"] == nil { r.warn(rulesPath, "not set: basic_auth authenticates nothing") }
+        guard let config = value.objectValue else { return }
+        guard let rules = config["basic_auth_rules"] else {
+            r.report(rules$, "not set: basic_auth authenticates nothing")
             return
         }
-        if rules.isEmpty { r.warn(rulesPath, "is empty: basic_auth authenticates nothing") }
-        for (i, item) in rules.enumerated() {
-            let rulePath = rulesPath.index(i)
-            guard let rule = r.object(item, at: rulePath) else {
-                if item.isNull { r.error(.required(rulePath, "must be an object")) }
-                continue
-            }
-            checkRule(rule, at: rulePath, into: &r)
+        if rules.arrayValue?.isEmpty == true { r.report(rules$, "is empty: basic_auth authenticates nothing") }
+    }
+
+    /// Types inside pluginConfig are the plugin's: a wrong one makes it refuse the config.
+    static func realm(_ input: RuleInput, _ r: inout ValidationResult) {
+        guard applies(input), let realm = input.spec["pluginConfig"]?["realm"] else { return }
+        guard let text = realm.stringValue else {
+            if !realm.isNull { r.reportType(.wrongType(config$.child("realm"), expected: "a string", got: realm)) }
+            return
+        }
+        if text.contains(where: { $0 == " " || $0 == "\"" }) {
+            r.report(config$.child("realm"), "is sent unquoted in WWW-Authenticate; avoid spaces and quotes")
         }
     }
 
-    static func checkRule(_ rule: JSONObject, at path: FieldPath, into r: inout ValidationResult) {
-        let matchKeys = ["prefix", "exact", "suffix"].filter(rule.has)
-        if matchKeys.count != 1 {
-            r.error(
-                .invalid(
-                    path, matchKeys.isEmpty ? "needs one of prefix, exact or suffix" : "has \(matchKeys.joined(separator: " and ")); only one is allowed",
-                    hint: "set exactly one of prefix, exact, suffix (the plugin refuses the whole configuration otherwise)"))
-        }
-        for key in matchKeys {
-            if let s = r.string(rule[key] ?? .null, at: path.child(key)), s.isEmpty {
-                r.error(.invalid(path.child(key), "must not be empty", hint: "use \"/\" with prefix to match every path"))
-            } else if rule[key]?.isNull == true {
-                r.error(.wrongType(path.child(key), expected: "a string", got: .null))
+    static func ruleMatch(_ input: RuleInput, _ r: inout ValidationResult) {
+        guard applies(input), let config = input.spec["pluginConfig"]?.objectValue else { return }
+        guard let rules = r.array(config["basic_auth_rules"], at: rules$) else { return }
+        for (i, item) in rules.enumerated() {
+            let path = rules$.index(i)
+            guard let rule = r.object(item, at: path) else {
+                if item.isNull { r.reportType(.required(path, "must be an object")) }
+                continue
             }
-        }
-        if let hosts = r.array(rule["hosts"], at: path.child("hosts")) {
-            for (i, host) in hosts.enumerated() {
-                if let h = r.string(host, at: path.child("hosts").index(i)), h.isEmpty {
-                    r.error(.invalid(path.child("hosts").index(i), "must not be empty"))
-                } else if host.isNull {
-                    r.error(.wrongType(path.child("hosts").index(i), expected: "a string", got: host))
+            let matchKeys = ["prefix", "exact", "suffix"].filter(rule.has)
+            if matchKeys.count != 1 {
+                r.report(
+                    path, matchKeys.isEmpty ? "needs one of prefix, exact or suffix" : "has \(matchKeys.joined(separator: " and ")); only one is allowed",
+                    hint: "set exactly one of prefix, exact, suffix (the plugin refuses the whole configuration otherwise)")
+            }
+            for key in matchKeys {
+                if rule[key]?.isNull == true {
+                    r.reportType(.wrongType(path.child(key), expected: "a string", got: .null))
+                } else if let s = r.string(rule[key], at: path.child(key)), s.isEmpty {
+                    r.report(path.child(key), "must not be empty", hint: "use \"/\" with prefix to match every path")
                 }
             }
         }
-        checkMethods(rule["request_methods"], at: path.child("request_methods"), into: &r)
-        checkCredentials(rule["credentials"], at: path.child("credentials"), into: &r)
     }
 
-    static func checkMethods(_ value: JSON?, at path: FieldPath, into r: inout ValidationResult) {
-        guard let value, !value.isNull else {
-            r.error(.required(path, "at least one method must be configured", hint: "e.g. request_methods: [GET, POST]"))
-            return
-        }
-        guard let methods = r.array(value, at: path) else { return }
-        if methods.isEmpty {
-            r.error(.required(path, "at least one method must be configured", hint: "e.g. request_methods: [GET, POST]"))
-        }
-        for (i, item) in methods.enumerated() {
-            let itemPath = path.index(i)
-            guard case .string(let method) = item else {
-                r.error(.wrongType(itemPath, expected: "a string", got: item))
-                continue
-            }
-            if method.isEmpty || !method.utf8.allSatisfy(isTokenChar) {
-                r.error(.invalid(itemPath, "is not an HTTP method token", hint: "use methods such as GET, POST, PUT"))
-            } else if method.uppercased() != method {
-                r.warn(itemPath, "methods match case-sensitively and clients send \(method.uppercased())")
+    static func hosts(_ input: RuleInput, _ r: inout ValidationResult) {
+        for (path, rule) in rules(input) {
+            guard let hosts = r.array(rule["hosts"], at: path.child("hosts")) else { continue }
+            for (i, host) in hosts.enumerated() {
+                if host.isNull {
+                    r.reportType(.wrongType(path.child("hosts").index(i), expected: "a string", got: host))
+                } else if let h = r.string(host, at: path.child("hosts").index(i)), h.isEmpty {
+                    r.report(path.child("hosts").index(i), "must not be empty")
+                }
             }
         }
     }
 
-    static func checkCredentials(_ value: JSON?, at path: FieldPath, into r: inout ValidationResult) {
-        guard let value, !value.isNull else {
-            r.error(.required(path, "at least one credential must be configured", hint: "add user:pass or base64 of user:pass"))
-            return
-        }
-        guard let credentials = r.array(value, at: path) else { return }
-        if credentials.isEmpty {
-            r.error(.required(path, "at least one credential must be configured", hint: "add user:pass or base64 of user:pass"))
-        }
-        for (i, item) in credentials.enumerated() {
-            // The path is built only for errors: big configs hold thousands of entries.
-            guard case .string(let credential) = item else {
-                r.error(.wrongType(path.index(i), expected: "a string", got: item))
+    /// Methods are compared exactly with `:method`: `get` never matches a GET request, so
+    /// GET requests go unauthenticated.
+    static func methods(_ input: RuleInput, _ r: inout ValidationResult) {
+        for (rulePath, rule) in rules(input) {
+            let path = rulePath.child("request_methods")
+            guard let value = rule["request_methods"], !value.isNull else {
+                r.report(.required(path, "at least one method must be configured", hint: "e.g. request_methods: [GET, POST]"))
                 continue
             }
-            switch BasicAuthCredential.classify(credential) {
-            case .plain, .canonical: break
-            case .nonCanonical:
-                r.error(
-                    .invalid(
+            guard let methods = r.array(value, at: path) else { continue }
+            if methods.isEmpty {
+                r.report(.required(path, "at least one method must be configured", hint: "e.g. request_methods: [GET, POST]"))
+            }
+            for (i, item) in methods.enumerated() {
+                guard let method = r.string(item, at: path.index(i)) else {
+                    if item.isNull { r.reportType(.wrongType(path.index(i), expected: "a string", got: item)) }
+                    continue
+                }
+                if method.isEmpty || !method.utf8.allSatisfy(isTokenChar) {
+                    r.report(path.index(i), "is not an HTTP method token", hint: "use methods such as GET, POST, PUT")
+                } else if method != method.uppercased(), standardMethods.contains(method.uppercased()) {
+                    r.report(
+                        path.index(i), "\(method) never equals the \(method.uppercased()) that clients send, so \(method.uppercased()) requests are not authenticated",
+                        hint: "write \(method.uppercased())")
+                }
+            }
+        }
+    }
+
+    /// Non-standard methods in lower case may be meant; they still match exactly.
+    static func methodCase(_ input: RuleInput, _ r: inout ValidationResult) {
+        for (rulePath, rule) in rules(input) {
+            for (i, item) in (rule["request_methods"]?.arrayValue ?? []).enumerated() {
+                guard let method = item.stringValue, !method.isEmpty, method.utf8.allSatisfy(isTokenChar), method != method.uppercased(),
+                    !standardMethods.contains(method.uppercased())
+                else { continue }
+                r.report(rulePath.child("request_methods").index(i), "methods match case-sensitively; clients usually send \(method.uppercased())")
+            }
+        }
+    }
+
+    static func credentials(_ input: RuleInput, _ r: inout ValidationResult) {
+        for (rulePath, rule) in rules(input) {
+            let path = rulePath.child("credentials")
+            guard let value = rule["credentials"], !value.isNull else {
+                r.report(.required(path, "at least one credential must be configured", hint: "add user:pass or base64 of user:pass"))
+                continue
+            }
+            guard let credentials = r.array(value, at: path) else { continue }
+            if credentials.isEmpty {
+                r.report(.required(path, "at least one credential must be configured", hint: "add user:pass or base64 of user:pass"))
+            }
+            for (i, item) in credentials.enumerated() {
+                // The path is built only for findings: big configs hold thousands of entries.
+                guard case .string(let credential) = item else {
+                    r.reportType(.wrongType(path.index(i), expected: "a string", got: item))
+                    continue
+                }
+                switch BasicAuthCredential.classify(credential) {
+                case .plain, .canonical: break
+                case .nonCanonical:
+                    r.report(
                         path.index(i), "base64 is not padded canonically, so it never equals what clients send",
-                        hint: "pad it with '=' to a multiple of 4 characters (the mutating webhook does this)"))
-            case .invalid(let reason, let refuses):
-                let consequence = refuses ? "; the plugin refuses its whole configuration" : ""
-                r.error(.invalid(path.index(i), "credential \(reason)\(consequence)", hint: "write user:pass or the standard padded base64 of user:pass"))
+                        hint: "pad it with '=' to a multiple of 4 characters (the mutating webhook does this)")
+                case .invalid(let reason, let refuses, let hint):
+                    let consequence = refuses ? "; the plugin refuses its whole configuration" : ""
+                    r.report(path.index(i), "credential \(reason)\(consequence)", hint: hint)
+                }
             }
         }
     }

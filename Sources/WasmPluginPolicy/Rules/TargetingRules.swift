@@ -1,6 +1,7 @@
 import AdmissionKit
 
-/// selector / targetRef / targetRefs (rules doc §2, §6, §10.5).
+/// selector / targetRef / targetRefs (rules doc §2, §6, §10.5; istiod
+/// `validateOneOfSelectorType`, `validateWorkloadSelector`, `validatePolicyTargetReference(s)`).
 enum TargetingRules {
     static let maxTargetRefs = 16
     static let gatewayGroup = "gateway.networking.k8s.io"
@@ -11,156 +12,221 @@ enum TargetingRules {
     static let groupForKind: [String: String] = [
         "Gateway": gatewayGroup, "GatewayClass": gatewayGroup, "ServiceEntry": istioNetworkingGroup, "Service": "",
     ]
+    /// Kinds whose plugins only waypoints apply (pilot `listener_waypoint.go`).
+    static let waypointOnlyKinds: Set<String> = ["Service", "ServiceEntry", "GatewayClass"]
 
     /// Labels that name a Gateway API gateway's pods; a selector on exactly one of them can
-    /// be turned into a targetRef without changing what it selects.
+    /// be turned into a targetRef without changing what it selects (outside the root namespace).
     static let gatewayNameLabels = ["gateway.networking.k8s.io/gateway-name", "istio.io/gateway-name"]
 
-    static func check(_ spec: JSONObject, namespace: String, settings: PolicySettings, into r: inout ValidationResult) {
-        let spec$ = FieldPath("spec")
-        // Like the CRD's CEL (has()), an empty list or object still counts as set.
-        let present = ["selector", "targetRef", "targetRefs"].filter { key in spec[key].map { !$0.isNull } ?? false }
-        if present.count > 1 {
-            r.error(
-                .invalid(
-                    spec$, "only one of selector, targetRef and targetRefs may be set, but \(present.joined(separator: " and ")) are",
-                    hint: "keep targetRefs for gateways and waypoints, or selector for sidecars"))
-        }
-        checkSelector(spec["selector"], settings: settings, into: &r)
-        if let ref = r.object(spec["targetRef"], at: spec$.child("targetRef")) {
-            r.warn(spec$.child("targetRef"), "targetRef is deprecated; use targetRefs (the mutating webhook converts it)")
-            checkRef(ref, at: spec$.child("targetRef"), namespace: namespace, settings: settings, into: &r)
-        }
-        if let refs = r.array(spec["targetRefs"], at: spec$.child("targetRefs")) {
-            if refs.count > maxTargetRefs {
-                r.error(FieldError(.tooMany, spec$.child("targetRefs"), "has \(refs.count) items, at most \(maxTargetRefs) are allowed", hint: "split the plugin into several WasmPlugins"))
-            }
-            for (i, item) in refs.enumerated() {
-                let path = spec$.child("targetRefs").index(i)
-                if let ref = r.object(item, at: path) {
-                    checkRef(ref, at: path, namespace: namespace, settings: settings, into: &r)
-                } else if item.isNull {
-                    r.error(.required(path, "must be an object {group, kind, name}"))
-                }
-            }
-        }
+    private static let spec$ = FieldPath("spec")
+    private static let selector$ = FieldPath("spec", "selector")
+
+    /// The targetRef objects with their paths: the deprecated `targetRef` and `targetRefs`.
+    static func refs(_ spec: JSONObject) -> [(FieldPath, JSONObject)] {
+        var out: [(FieldPath, JSONObject)] = []
+        if let ref = spec["targetRef"]?.objectValue { out.append((spec$.child("targetRef"), ref)) }
+        return out + spec.objectItems("targetRefs", at: spec$.child("targetRefs"))
     }
 
-    static func checkSelector(_ value: JSON?, settings: PolicySettings, into r: inout ValidationResult) {
-        let path = FieldPath("spec", "selector")
-        guard let selector = r.object(value, at: path) else { return }
-        let labelsPath = path.child("matchLabels")
-        let labels = r.object(selector["matchLabels"], at: labelsPath) ?? JSONObject()
-        for key in selector.keys where key != "matchLabels" {
-            r.warn(path.child(key), "unknown field; a WasmPlugin selector has only matchLabels")
-        }
-        if labels.isEmpty {
-            r.warn(path, "workload selector specified without labels: it selects every workload in the namespace")
-        }
+    static func isSet(_ value: JSON?) -> Bool { value.map { !$0.isNull } ?? false }
+
+    /// CRD CEL: `has()` counts an empty list or object as set.
+    static func oneOf(_ input: RuleInput, _ r: inout ValidationResult) {
+        let present = ["selector", "targetRef", "targetRefs"].filter { isSet(input.spec[$0]) }
+        guard present.count > 1 else { return }
+        r.report(
+            spec$, "only one of selector, targetRef and targetRefs may be set, but \(present.joined(separator: " and ")) are",
+            hint: "keep targetRefs for gateways and waypoints, or selector for sidecars")
+    }
+
+    static func selectorLabels(_ input: RuleInput, _ r: inout ValidationResult) {
+        guard let labels = input.spec["selector"]?["matchLabels"]?.objectValue else { return }
+        let labels$ = selector$.child("matchLabels")
         if labels.count > 4096 {
-            r.error(FieldError(.tooMany, labelsPath, "has \(labels.count) labels, at most 4096 are allowed"))
+            r.report(FieldError(.tooMany, labels$, "has \(labels.count) labels, at most 4096 are allowed"))
         }
         for (key, value) in labels.members {
-            let keyPath = labelsPath.child(key)
-            if key.isEmpty { r.error(.invalid(keyPath, "label key must not be empty")) }
-            if key.contains("*") { r.error(.invalid(keyPath, "wildcard not allowed in a label key", hint: "selectors match exact labels")) }
-            guard let v = r.string(value, at: keyPath) else { continue }
-            if v.contains("*") { r.error(.invalid(keyPath, "wildcard not allowed in a label value", hint: "selectors match exact labels")) }
-            if v.count > 63 { r.error(FieldError(.tooLong, keyPath, "label value is \(v.count) characters, at most 63 are allowed")) }
-        }
-        switch settings.selector {
-        case .deny:
-            r.error(
-                FieldError(
-                    .forbidden, path, "selector is not allowed by this cluster's policy",
-                    hint: "attach with targetRefs to a Gateway, GatewayClass, Service or ServiceEntry"))
-        case .warn, .convert:
-            r.warn(path, "selector is ignored by waypoints and Gateway API gateways; use targetRefs to attach to those")
+            let keyPath = labels$.child(key)
+            if key.isEmpty { r.report(keyPath, "label key must not be empty") }
+            if key.contains("*") { r.report(keyPath, "wildcard not allowed in a label key", hint: "selectors match exact labels") }
+            guard let v = value.stringValue else { continue }
+            if v.contains("*") { r.report(keyPath, "wildcard not allowed in a label value", hint: "selectors match exact labels") }
+            if v.utf8.count > 63 { r.report(FieldError(.tooLong, keyPath, "label value is \(v.utf8.count) characters, at most 63 are allowed")) }
         }
     }
 
-    static func checkRef(_ ref: JSONObject, at path: FieldPath, namespace: String, settings: PolicySettings, into r: inout ValidationResult) {
-        let kind = r.string(ref["kind"], at: path.child("kind"))
-        let name = r.string(ref["name"], at: path.child("name"))
-        let group = r.string(ref["group"], at: path.child("group"))
-        let targetNamespace = r.string(ref["namespace"], at: path.child("namespace"))
-        for key in ref.keys where !["kind", "name", "group", "namespace"].contains(key) {
-            r.warn(path.child(key), "unknown field; the API server drops it")
-        }
+    /// istiod: "workload selector specified without labels" (a warning there too).
+    static func selectorEmpty(_ input: RuleInput, _ r: inout ValidationResult) {
+        guard let selector = input.spec["selector"]?.objectValue, selector["matchLabels"]?.objectValue?.isEmpty ?? true else { return }
+        r.report(selector$, "selector without labels selects every workload in the namespace")
+    }
 
-        if let name {
-            if name.isEmpty {
-                r.error(.required(path.child("name"), "name must be set", hint: "name the target resource"))
-            } else if name.count > 253 {
-                r.error(FieldError(.tooLong, path.child("name"), "is \(name.count) characters, at most 253 are allowed"))
-            }
-        } else if ref["name"]?.isNull ?? true {
-            r.error(.required(path.child("name"), "name must be set", hint: "name the target resource"))
+    static func selectorFields(_ input: RuleInput, _ r: inout ValidationResult) {
+        guard let selector = input.spec["selector"]?.objectValue else { return }
+        for key in selector.keys where key != "matchLabels" {
+            r.report(selector$.child(key), "unknown field; a WasmPlugin selector has only matchLabels")
         }
-        if let targetNamespace, !targetNamespace.isEmpty {
-            r.error(
+    }
+
+    /// A selector is right for sidecars and gateway pods; only waypoints ignore it. It is
+    /// worth a word when it names a Gateway API gateway's pods and was not converted.
+    static func selectorGatewayPods(_ input: RuleInput, _ r: inout ValidationResult) {
+        guard let labels = input.spec["selector"]?["matchLabels"]?.objectValue,
+            let label = labels.members.first(where: { gatewayNameLabels.contains($0.key) }),
+            let gateway = label.value.stringValue, !gateway.isEmpty
+        else { return }
+        if input.namespace == input.settings.rootNamespace {
+            r.report(
+                selector$.child("matchLabels").child(label.key),
+                "in the root namespace: gateway \(gateway)'s pods in every namespace (a waypoint ignores selectors)",
+                hint: "for one gateway, create the WasmPlugin in its namespace with targetRefs")
+        } else {
+            r.report(
+                selector$.child("matchLabels").child(label.key),
+                "selects gateway \(gateway)'s pods, which a waypoint ignores; for a waypoint use targetRefs to Gateway \(gateway)")
+        }
+    }
+
+    static func selectorNotAllowed(_ input: RuleInput, _ r: inout ValidationResult) {
+        guard isSet(input.spec["selector"]) else { return }
+        r.report(
+            FieldError(
+                .forbidden, selector$, "selector is not allowed by this cluster's policy",
+                hint: "attach with targetRefs to a Gateway, GatewayClass, Service or ServiceEntry"))
+    }
+
+    static func targetRefDeprecated(_ input: RuleInput, _ r: inout ValidationResult) {
+        guard input.spec["targetRef"]?.objectValue != nil else { return }
+        r.report(spec$.child("targetRef"), "targetRef is deprecated; use targetRefs (the mutating webhook converts it)")
+    }
+
+    static func targetRefsMax(_ input: RuleInput, _ r: inout ValidationResult) {
+        guard let refs = input.spec["targetRefs"]?.arrayValue, refs.count > maxTargetRefs else { return }
+        r.report(
+            FieldError(
+                .tooMany, spec$.child("targetRefs"), "has \(refs.count) items, at most \(maxTargetRefs) are allowed",
+                hint: "split the plugin into several WasmPlugins"))
+    }
+
+    /// Required (istiod), 1..253 (CRD), and a name the target kind can have: a name no
+    /// object can have attaches to nothing. Services are DNS-1035 labels (core validation
+    /// `ValidateServiceName`); the CRD kinds are DNS-1123 subdomains.
+    static func refName(_ input: RuleInput, _ r: inout ValidationResult) {
+        for (path, ref) in refs(input.spec) {
+            let namePath = path.child("name")
+            guard let name = ref.string("name"), !name.isEmpty else {
+                if ref["name"]?.isNull ?? true || ref.string("name") == "" {
+                    r.report(.required(namePath, "name must be set", hint: "name the target resource"))
+                }
+                continue
+            }
+            if name.utf8.count > 253 {
+                r.report(FieldError(.tooLong, namePath, "is \(name.utf8.count) characters, at most 253 are allowed"))
+            } else if ref.string("kind") == "Service" {
+                if !DNSNames.isLabel1035(name) {
+                    r.report(
+                        namePath, "no Service can be named \(JSON.string(String(name.prefix(63))).compactText), so this attaches to nothing",
+                        hint: "a Service name is a DNS-1035 label: at most 63 of a-z, 0-9 and '-', starting with a letter")
+                }
+            } else if !DNSNames.isSubdomain(name) {
+                r.report(
+                    namePath, "no object can be named \(JSON.string(String(name.prefix(63))).compactText), so this attaches to nothing",
+                    hint: "a name is a DNS-1123 subdomain: lowercase a-z, 0-9, '-' and '.'")
+            }
+        }
+    }
+
+    static func refNamespace(_ input: RuleInput, _ r: inout ValidationResult) {
+        for (path, ref) in refs(input.spec) {
+            guard let namespace = ref.string("namespace"), !namespace.isEmpty else { continue }
+            r.report(
                 FieldError(
                     .forbidden, path.child("namespace"), "cross-namespace references are not supported",
                     hint: "remove namespace and create the WasmPlugin in the target's namespace"))
         }
-        if let group, !group.isEmpty, group.count > 253 || !isDNSSubdomain(group) {
-            r.error(.invalid(path.child("group"), "must be a DNS subdomain such as gateway.networking.k8s.io"))
-        }
-        guard let kind else {
-            if ref["kind"]?.isNull ?? true {
-                r.error(.required(path.child("kind"), "kind must be set", hint: "use Gateway, GatewayClass, Service or ServiceEntry"))
+    }
+
+    static func refKind(_ input: RuleInput, _ r: inout ValidationResult) {
+        for (path, ref) in refs(input.spec) {
+            guard let kind = ref.string("kind") else {
+                if ref["kind"]?.isNull ?? true {
+                    r.report(.required(path.child("kind"), "kind must be set", hint: "use Gateway, GatewayClass, Service or ServiceEntry"))
+                }
+                continue
             }
-            return
-        }
-        guard let expectedGroup = groupForKind[kind] else {
+            guard groupForKind[kind] == nil else { continue }
             let suggestion = groupForKind.keys.first { $0.lowercased() == kind.lowercased() }
             let hint = suggestion.map { "did you mean \($0)? kind is case-sensitive" } ?? "use Gateway, GatewayClass, Service or ServiceEntry"
-            r.error(FieldError(.notSupported, path.child("kind"), "unsupported kind \(JSON.string(String(kind.prefix(63))).compactText)", hint: hint))
-            return
-        }
-        let actualGroup = group ?? ""
-        let groupMatches = actualGroup == expectedGroup || (expectedGroup.isEmpty && actualGroup == "core")
-        if !groupMatches {
-            if actualGroup.isEmpty {
-                r.error(
-                    .required(
-                        path.child("group"), "\(kind) needs group \(expectedGroup)",
-                        hint: "add group: \(expectedGroup) (the mutating webhook adds it)"))
-            } else {
-                r.error(
-                    FieldError(
-                        .notSupported, path.child("group"), "\(kind) is not in group \(JSON.string(String(actualGroup.prefix(253))).compactText)",
-                        hint: expectedGroup.isEmpty ? "use group \"\" (core) for Service" : "use group \(expectedGroup)"))
-            }
-        }
-        switch kind {
-        case "GatewayClass":
-            if namespace != settings.rootNamespace || name != waypointClass {
-                r.warn(
-                    path,
-                    "GatewayClass targets only take effect for GatewayClass \(waypointClass) from the root namespace \(settings.rootNamespace)")
-            }
-        case "Service", "ServiceEntry":
-            r.warn(path, "\(kind) targets only take effect on waypoints, not on sidecars or gateways")
-        default: break
+            r.report(FieldError(.notSupported, path.child("kind"), "unsupported kind \(JSON.string(String(kind.prefix(63))).compactText)", hint: hint))
         }
     }
 
-    /// RFC 1123 subdomain: dot-separated labels of [a-z0-9-], not starting or ending in '-'.
-    static func isDNSSubdomain(_ s: String) -> Bool {
-        var labelLength = 0
-        var previous: UInt8 = UInt8(ascii: ".")
-        for b in s.utf8 {
-            if b == UInt8(ascii: ".") {
-                if labelLength == 0 || previous == UInt8(ascii: "-") { return false }
-                labelLength = 0
-            } else {
-                let ok = (b >= 0x61 && b <= 0x7A) || (b >= 0x30 && b <= 0x39) || b == UInt8(ascii: "-")
-                if !ok || (labelLength == 0 && b == UInt8(ascii: "-")) { return false }
-                labelLength += 1
+    static func refGroup(_ input: RuleInput, _ r: inout ValidationResult) {
+        for (path, ref) in refs(input.spec) {
+            let group = ref.string("group") ?? ""
+            if !group.isEmpty, group.utf8.count > 253 || !DNSNames.isSubdomain(group) {
+                r.report(path.child("group"), "must be a DNS subdomain such as gateway.networking.k8s.io")
+                continue
             }
-            previous = b
+            guard let kind = ref.string("kind"), let expected = groupForKind[kind] else { continue }
+            // Group matching is canonical: "" and "core" are the same group.
+            if group == expected || (expected.isEmpty && group == "core") { continue }
+            if group.isEmpty {
+                r.report(.required(path.child("group"), "\(kind) needs group \(expected)", hint: "add group: \(expected) (the mutating webhook adds it)"))
+            } else {
+                r.report(
+                    FieldError(
+                        .notSupported, path.child("group"), "\(kind) is not in group \(JSON.string(String(group.prefix(253))).compactText)",
+                        hint: expected.isEmpty ? "use group \"\" (core) for Service" : "use group \(expected)"))
+            }
         }
-        return labelLength > 0 && previous != UInt8(ascii: "-")
+    }
+
+    static func refFields(_ input: RuleInput, _ r: inout ValidationResult) {
+        for (path, ref) in refs(input.spec) {
+            for key in ref.keys where !["kind", "name", "group", "namespace"].contains(key) {
+                r.report(path.child(key), "unknown field; the API server drops it")
+            }
+        }
+    }
+
+    /// Pilot `policyattachment.go`: a GatewayClass target matches waypoints only, and only
+    /// `istio-waypoint` from the root namespace.
+    static func refGatewayClass(_ input: RuleInput, _ r: inout ValidationResult) {
+        for (path, ref) in refs(input.spec) where ref.string("kind") == "GatewayClass" {
+            guard input.namespace != input.settings.rootNamespace || ref.string("name") != waypointClass else { continue }
+            r.report(
+                path, "GatewayClass targets only take effect for GatewayClass \(waypointClass) from the root namespace \(input.settings.rootNamespace)",
+                hint: "target the Gateway instead, or move the plugin")
+        }
+    }
+
+    static func refWaypointOnly(_ input: RuleInput, _ r: inout ValidationResult) {
+        for (path, ref) in refs(input.spec) {
+            guard let kind = ref.string("kind"), kind == "Service" || kind == "ServiceEntry" else { continue }
+            r.report(path, "\(kind) targets only take effect on waypoints, not on sidecars or gateways", hint: "use selector for sidecars, targetRefs to the Gateway for gateways")
+        }
+    }
+}
+
+/// Kubernetes name syntax, on bytes.
+enum DNSNames {
+    private static func isAlnum(_ b: UInt8) -> Bool { (b >= 0x61 && b <= 0x7A) || (b >= 0x30 && b <= 0x39) }
+
+    /// RFC 1123 subdomain: dot-separated labels of [a-z0-9-], not starting or ending in '-'.
+    static func isSubdomain(_ s: String) -> Bool {
+        guard !s.isEmpty, s.utf8.count <= 253 else { return false }
+        return s.utf8.split(separator: UInt8(ascii: "."), omittingEmptySubsequences: false).allSatisfy { label in
+            !label.isEmpty && label.count <= 63 && isAlnum(label.first!) && isAlnum(label.last!)
+                && label.allSatisfy { isAlnum($0) || $0 == UInt8(ascii: "-") }
+        }
+    }
+
+    /// RFC 1035 label: [a-z]([-a-z0-9]*[a-z0-9])?, at most 63.
+    static func isLabel1035(_ s: String) -> Bool {
+        let u = s.utf8
+        guard let first = u.first, let last = u.last, u.count <= 63 else { return false }
+        return first >= 0x61 && first <= 0x7A && isAlnum(last) && u.allSatisfy { isAlnum($0) || $0 == UInt8(ascii: "-") }
     }
 }

@@ -1,153 +1,267 @@
 import AdmissionKit
 
-/// `url` and `sha256` (rules doc §2, §7, §8, §10.2–3).
+/// `url` and `sha256` (rules doc §2, §7, §8, §10.2–3; istiod `validateWasmPluginURL`,
+/// `validateWasmPluginSHA`; pilot `extensions.go` builds the data source; the agent's
+/// image fetcher parses OCI references with go-containerregistry `pkg/name`).
 enum URLRules {
-    /// `url` is `spec.url` already parsed, when it is a string.
-    static func check(_ spec: JSONObject, url parsed: ModuleURL?, settings: PolicySettings, into r: inout ValidationResult) {
-        let urlPath = FieldPath("spec", "url")
-        let sha = checkSHA256(spec["sha256"], into: &r)
-        guard let value = spec["url"], !value.isNull else {
-            r.error(.required(urlPath, "url must be set", hint: "e.g. oci://ghcr.io/istio-ecosystem/wasm-extensions/basic_auth:1.12.0"))
+    static let url$ = FieldPath("spec", "url")
+    static let sha$ = FieldPath("spec", "sha256")
+
+    /// A url every later url rule can judge: it parses as Istio parses it and has a
+    /// supported scheme. The rules for the other cases say what is wrong.
+    static func judgeable(_ input: RuleInput) -> ModuleURL? {
+        guard let url = input.url, syntaxProblem(url) == nil, schemeProblem(url) == nil else { return nil }
+        return url
+    }
+
+    static func sha256(_ input: RuleInput) -> String { input.spec.string("sha256") ?? "" }
+
+    static func required(_ input: RuleInput, _ r: inout ValidationResult) {
+        guard let value = input.spec["url"], !value.isNull else {
+            r.report(.required(url$, "url must be set", hint: "e.g. oci://ghcr.io/istio-ecosystem/wasm-extensions/basic_auth:1.12.0"))
             return
         }
-        guard let raw = r.string(value, at: urlPath) else { return }
-        let url = parsed ?? ModuleURL(raw)
+        if value.stringValue == "" { r.report(.required(url$, "url must not be empty", hint: "e.g. oci://ghcr.io/org/plugin:1.0.0")) }
+    }
+
+    /// What stops Go's url parser (CRD CEL, istiod, pilot) or leaves Istio nothing to fetch.
+    static func syntaxProblem(_ url: ModuleURL) -> (detail: String, hint: String)? {
+        let raw = url.raw
         switch url.shape {
         case .invalid(let why):
-            if raw.isEmpty {
-                r.error(.required(urlPath, "url must not be empty", hint: "e.g. oci://ghcr.io/org/plugin:1.0.0"))
-            } else {
-                r.error(.invalid(urlPath, "url \(why)", hint: "write oci://REGISTRY/REPO:TAG, https://HOST/PATH.wasm or file:///PATH.wasm"))
-            }
-            return
+            if raw.isEmpty { return nil }  // url-required
+            return ("url \(why)", "write oci://REGISTRY/REPO:TAG, https://HOST/PATH.wasm or file:///PATH.wasm")
         case .registryHostPort:
-            r.error(
-                .invalid(
-                    urlPath, "registry host:port without a scheme is not a valid url (Istio reads the host as the scheme, or drops the plugin)",
-                    hint: "write oci://\(abbreviated(raw)) (the mutating webhook adds it)"))
-            return
-        case .absolutePath:
-            r.warn(urlPath, "a path without a scheme is fetched as an OCI image; write file://\(abbreviated(raw)) for a local file")
-            return
-        case .noScheme:
-            r.warn(urlPath, "url has no scheme; Istio assumes oci:// (the mutating webhook adds it)")
+            return (
+                "registry host:port without a scheme is not a valid url (Istio reads the host as the scheme, or drops the plugin)",
+                "write oci://\(abbreviated(raw)) (the mutating webhook adds it)"
+            )
         case .scheme(let written):
             let scheme = written.lowercased()
-            guard ModuleURL.supportedSchemes.contains(scheme) else {
-                r.error(
-                    FieldError(
-                        .notSupported, urlPath, "unsupported url scheme \(JSON.string(String(written.prefix(32))).compactText)",
-                        hint: "use oci://, https://, http:// or file://"))
-                return
+            guard ModuleURL.supportedSchemes.contains(scheme) else { return nil }  // url-scheme-supported
+            guard raw.utf8.dropFirst(written.utf8.count + 1).starts(with: "//".utf8) else {
+                return ("url must be \(scheme)://…", "write \(scheme)://\(abbreviated(String(raw.dropFirst(written.count + 1))))")
             }
-            if written != scheme {
-                if scheme == "file" {
-                    r.error(.invalid(urlPath, "scheme must be lowercase: Istio strips only a lowercase file:// prefix", hint: "write file://"))
-                } else {
-                    r.warn(urlPath, "scheme \(written) should be lowercase (the mutating webhook lowercases it)")
-                }
+            if scheme == "file" {
+                return url.reference.isEmpty ? ("file url has no path", "write file:///PATH/TO/plugin.wasm") : nil
             }
-            guard raw.dropFirst(written.count + 1).hasPrefix("//") else {
-                r.error(.invalid(urlPath, "url must be \(scheme)://…", hint: "write \(scheme)://\(abbreviated(String(raw.dropFirst(written.count + 1))))"))
-                return
-            }
-            if scheme != "file", url.host.isEmpty {
-                r.error(.invalid(urlPath, "url has no host", hint: "write \(scheme)://HOST/PATH"))
-                return
-            }
-            if scheme == "file", url.reference.isEmpty {
-                r.error(.invalid(urlPath, "file url has no path", hint: "write file:///PATH/TO/plugin.wasm"))
-            }
+            return hostProblem(url, scheme: scheme)
+        case .networkPath:
+            return hostProblem(url, scheme: "oci")
+        case .noScheme, .absolutePath:
+            return nil
         }
-        let scheme = url.effectiveScheme ?? ""
-        if scheme == "http" {
-            switch settings.insecureHTTP {
-            case .allow: break
-            case .warn: r.warn(urlPath, "http:// downloads the module without TLS; use https:// and set sha256")
-            case .deny:
-                r.error(FieldError(.forbidden, urlPath, "http:// is not allowed by this cluster's policy", hint: "use https:// or oci://"))
-            }
-        }
-        checkRegistry(url, settings: settings, at: urlPath, into: &r)
-        checkImage(url, sha: sha, spec: spec, settings: settings, into: &r)
     }
 
-    static func checkRegistry(_ url: ModuleURL, settings: PolicySettings, at path: FieldPath, into r: inout ValidationResult) {
-        guard !settings.allowedRegistries.isEmpty else { return }
+    /// Go's url.Parse refuses a non-numeric port, and pilot then drops the plugin.
+    private static func hostProblem(_ url: ModuleURL, scheme: String) -> (detail: String, hint: String)? {
+        if url.host.isEmpty { return ("url has no host", "write \(scheme)://HOST/PATH") }
+        let authority = url.authority
+        guard authority.utf8.first != UInt8(ascii: "["), let colon = authority.utf8.firstIndex(of: UInt8(ascii: ":")) else { return nil }
+        let port = authority[authority.utf8.index(after: colon)...]
+        guard !port.utf8.allSatisfy({ $0 >= 0x30 && $0 <= 0x39 }) else { return nil }
+        let host = url.host
+        let hint =
+            scheme == "oci" && !url.reference.contains("/")
+            ? "an image needs its registry: write oci://docker.io/library/\(abbreviated(String(url.reference))) for Docker Hub, or oci://REGISTRY/\(abbreviated(String(url.reference)))"
+            : "write \(scheme)://\(host)/PATH, with a port only as digits"
+        return (
+            "\(JSON.string(":" + String(port.prefix(40))).compactText) after host \(JSON.string(String(host.prefix(63))).compactText) is read as a port, which Istio cannot parse, so the plugin is dropped",
+            hint
+        )
+    }
+
+    static func syntax(_ input: RuleInput, _ r: inout ValidationResult) {
+        guard let url = input.url, let problem = syntaxProblem(url) else { return }
+        r.report(url$, problem.detail, hint: problem.hint)
+    }
+
+    /// istiod: "url contains unsupported scheme"; pilot strips only a lowercase `file://`.
+    static func schemeProblem(_ url: ModuleURL) -> (detail: String, hint: String, kind: FieldError.Kind)? {
+        guard case .scheme(let written) = url.shape else { return nil }
+        let scheme = written.lowercased()
+        guard ModuleURL.supportedSchemes.contains(scheme) else {
+            let rest = url.raw.dropFirst(written.count + 1)
+            // `name:tag` reads as scheme `name`: Go's parser (and so Istio) sees a url.
+            let hint =
+                rest.hasPrefix("//") || rest.isEmpty
+                ? "use oci://, https://, http:// or file://"
+                : "\(written): reads as a url scheme; for an image write oci://REGISTRY/\(abbreviated(url.raw)), e.g. oci://docker.io/library/\(abbreviated(url.raw)) on Docker Hub"
+            return ("unsupported url scheme \(JSON.string(String(written.prefix(32))).compactText)", hint, .notSupported)
+        }
+        if written != scheme, scheme == "file" {
+            return ("scheme must be lowercase: Istio strips only a lowercase file:// prefix", "write file://", .invalid)
+        }
+        return nil
+    }
+
+    static func schemeSupported(_ input: RuleInput, _ r: inout ValidationResult) {
+        guard let url = input.url, let problem = schemeProblem(url) else { return }
+        r.report(FieldError(problem.kind, url$, problem.detail, hint: problem.hint))
+    }
+
+    /// No scheme: pilot makes it `oci://…` (a bare name is a Docker Hub image).
+    static func schemeMissing(_ input: RuleInput, _ r: inout ValidationResult) {
+        guard let url = judgeable(input), url.shape == .noScheme || url.shape == .networkPath, let oci = url.oci else { return }
+        let fetched = url.normalized ?? url.raw
+        let where_ = oci.registry == nil ? ", which is \(oci.resolved)" : ""
+        r.report(url$, "url has no scheme; Istio fetches \(abbreviated(fetched))\(where_) (the mutating webhook adds oci:)")
+    }
+
+    static func schemeCase(_ input: RuleInput, _ r: inout ValidationResult) {
+        guard let url = judgeable(input), case .scheme(let written) = url.shape, written != written.lowercased() else { return }
+        r.report(url$, "scheme \(written) should be lowercase (the mutating webhook lowercases it)")
+    }
+
+    static func absolutePath(_ input: RuleInput, _ r: inout ValidationResult) {
+        guard let url = input.url, url.shape == .absolutePath else { return }
+        r.report(url$, "a path without a scheme is fetched as an OCI image; write file://\(abbreviated(url.raw)) for a local file")
+    }
+
+    /// Pilot hands Envoy `strings.TrimPrefix(url, "file://")`: only `file:///abs` is absolute.
+    static func filePath(_ input: RuleInput, _ r: inout ValidationResult) {
+        guard let url = judgeable(input), url.effectiveScheme == "file", url.reference.utf8.first != UInt8(ascii: "/") else { return }
+        let path = url.reference
+        r.report(
+            url$, "Envoy gets the relative path \(JSON.string(abbreviated(String(path))).compactText) (Istio strips only file://)",
+            hint: "write file:///\(abbreviated(String(path))) for an absolute path (three slashes; file:// takes no host)")
+    }
+
+    /// go-containerregistry `name`: repository of [a-z0-9_./-], 2..255; tag of
+    /// [A-Za-z0-9_.-], 1..127; digest `sha256:` + 64 lowercase hex.
+    static func ociReference(_ input: RuleInput, _ r: inout ValidationResult) {
+        guard let oci = judgeable(input)?.oci else { return }
+        for problem in referenceProblems(oci) { r.report(url$, problem.detail, hint: problem.hint) }
+    }
+
+    static func referenceProblems(_ oci: ModuleURL.OCIReference) -> [(detail: String, hint: String)] {
+        var problems: [(detail: String, hint: String)] = []
+        let repository = oci.repository
+        // `oci://ghcr.io` is the Docker Hub repository library/ghcr.io to the agent: meant
+        // as a registry, it names no repository.
+        if repository.isEmpty || (oci.registry == nil && !repository.contains("/") && repository.contains(".")) {
+            problems.append(("OCI url names no repository", "write oci://REGISTRY/REPOSITORY:TAG"))
+        } else if repository.utf8.count < 2 || repository.utf8.count > 255 {
+            problems.append(("repository \(JSON.string(abbreviated(String(repository))).compactText) must be 2 to 255 characters; the agent cannot parse it", "name the image's full repository"))
+        } else if let bad = repository.utf8.first(where: { !isRepositoryByte($0) }) {
+            let upper = bad >= 0x41 && bad <= 0x5A
+            let what = upper ? "upper-case letters" : bad >= 0x80 ? "non-ASCII characters" : "the character \(JSON.string(String(UnicodeScalar(bad))).compactText)"
+            problems.append((
+                "repository \(JSON.string(abbreviated(String(repository))).compactText) has \(what); the agent cannot parse it and the plugin never loads",
+                upper ? "OCI repositories are lowercase: write \(abbreviated(repository.lowercased()))" : "use a-z, 0-9, '.', '_', '-' and '/'"
+            ))
+        }
+        if let tag = oci.tag, tag.isEmpty || tag.utf8.count > 127 || !tag.utf8.allSatisfy(isTagByte) {
+            let plus = tag.contains("+") ? " ('+' is not allowed in a tag; registries write it as '_')" : ""
+            problems.append(("tag \(JSON.string(abbreviated(String(tag))).compactText) is not a valid OCI tag\(plus); the agent cannot parse it", "a tag is 1-127 of A-Z, a-z, 0-9, '_', '.', '-'"))
+        }
+        if let digest = oci.digest, !isSHA256Hex(digest.hasPrefix("sha256:") ? digest.dropFirst(7) : "") {
+            problems.append(("image digest must be sha256: followed by 64 lowercase hex digits", "copy the digest from the registry"))
+        }
+        return problems
+    }
+
+    /// An OCI reference the later rules can judge.
+    static func parsedOCI(_ input: RuleInput) -> ModuleURL.OCIReference? {
+        guard let oci = judgeable(input)?.oci, referenceProblems(oci).isEmpty else { return nil }
+        return oci
+    }
+
+    /// Docker Hub by default is legal and works; say so, so nobody is surprised.
+    static func ociImplicitRegistry(_ input: RuleInput, _ r: inout ValidationResult) {
+        guard let url = judgeable(input), let oci = parsedOCI(input), oci.registry == nil,
+            url.shape != .noScheme  // url-scheme-missing says it already
+        else { return }
+        r.report(url$, "names no registry, so it is \(oci.resolved) on Docker Hub", hint: "write oci://docker.io/\(oci.resolved.dropFirst("index.docker.io/".count)) if that is meant")
+    }
+
+    /// Pinned by a version tag, a digest, or `sha256` (the agent checks the manifest digest).
+    static func ociTag(_ input: RuleInput, _ r: inout ValidationResult) {
+        guard let oci = parsedOCI(input), oci.digest == nil, sha256(input).isEmpty else { return }
+        if oci.tag == nil {
+            r.report(url$, "image has no tag, so it is the moving 'latest'; pin a version tag or a digest")
+        } else if oci.tag == "latest" {
+            r.report(url$, "image tag :latest moves; pin a version tag or a digest")
+        }
+    }
+
+    static func insecureHTTP(_ input: RuleInput, _ r: inout ValidationResult) {
+        guard let url = judgeable(input), url.effectiveScheme == "http" else { return }
+        r.report(FieldError(.forbidden, url$, "http:// downloads the module without TLS", hint: "use https:// and set sha256, or oci://"))
+    }
+
+    /// Registry allow-list: matched against what Istio fetches (`//host/x` and scheme-less
+    /// references are OCI), so no spelling of a url gets around it.
+    static func allowedRegistry(_ input: RuleInput, _ r: inout ValidationResult) {
+        let allowedRegistries = input.settings.allowedRegistries
+        guard !allowedRegistries.isEmpty, let url = input.url, url.effectiveScheme != nil, !url.raw.isEmpty else { return }
         let full = url.normalized ?? url.raw
-        let withoutScheme = String(url.reference)
-        let allowed = settings.allowedRegistries.contains { prefix in
+        let withoutScheme = String(ModuleURL(full).reference)
+        let allowed = allowedRegistries.contains { prefix in
             prefix.contains("://") ? full.hasPrefix(prefix) : withoutScheme.hasPrefix(prefix)
         }
-        if !allowed {
-            r.error(
-                FieldError(
-                    .forbidden, path, "url is not from an allowed registry",
-                    hint: "use a url starting with one of: \(settings.allowedRegistries.joined(separator: ", "))"))
+        guard !allowed else { return }
+        r.report(
+            FieldError(
+                .forbidden, url$, "url is not from an allowed registry",
+                hint: "use a url starting with one of: \(allowedRegistries.joined(separator: ", "))"))
+    }
+
+    /// Empty, or exactly 64 lowercase hex digits (the CRD pattern; istiod's two messages).
+    static func sha256Format(_ input: RuleInput, _ r: inout ValidationResult) {
+        let sha = sha256(input)
+        if sha.isEmpty { return }
+        if sha.utf8.count != 64 {
+            r.report(sha$, "must be 64 hex characters, not \(sha.utf8.count)", hint: "use the module's full sha256 checksum")
+        } else if !isSHA256Hex(sha[...]) {
+            let hint = isSHA256Hex(sha.lowercased()[...]) ? "write it in lowercase" : "use only the characters 0-9 and a-f"
+            r.report(sha$, "must match [a-f0-9]{64}", hint: hint)
         }
     }
 
-    /// Digest/sha256 agreement, tags, and what `file://` ignores.
-    static func checkImage(_ url: ModuleURL, sha: String?, spec: JSONObject, settings: PolicySettings, into r: inout ValidationResult) {
-        let urlPath = FieldPath("spec", "url")
-        let shaPath = FieldPath("spec", "sha256")
-        let hasSHA = !(sha ?? "").isEmpty
+    /// The agent compares sha256 with the manifest digest: both set and different fails
+    /// every fetch (`module downloaded from … has checksum …, which does not match`).
+    static func sha256DigestMismatch(_ input: RuleInput, _ r: inout ValidationResult) {
+        let sha = sha256(input)
+        guard !sha.isEmpty, let digest = judgeable(input)?.oci?.digest, digest.hasPrefix("sha256:") else { return }
+        let hex = digest.dropFirst(7)
+        guard isSHA256Hex(hex), sha != String(hex) else { return }
+        r.report(sha$, "does not match the @sha256 digest in url; the fetch would fail at runtime", hint: "remove sha256 or make it equal to the url's digest")
+    }
+
+    static func sha256Missing(_ input: RuleInput, _ r: inout ValidationResult) {
+        guard let scheme = judgeable(input)?.effectiveScheme, scheme == "http" || scheme == "https", sha256(input).isEmpty,
+            input.settings.verdict(for: WasmPluginRules.byID["digest-required"]!) == .off  // else that rule says it
+        else { return }
+        r.report(sha$, "not set: the downloaded module is not verified; set sha256")
+    }
+
+    static func digestRequired(_ input: RuleInput, _ r: inout ValidationResult) {
+        guard let url = judgeable(input), sha256(input).isEmpty else { return }
         switch url.effectiveScheme {
-        case "oci":
-            guard let parts = url.ociParts else { return }
-            if parts.repository.isEmpty {
-                r.error(.invalid(urlPath, "OCI url names no repository", hint: "write oci://REGISTRY/REPOSITORY:TAG"))
-            }
-            if let digest = parts.digest {
-                let hex = digest.hasPrefix("sha256:") ? digest.dropFirst(7) : ""
-                if !isSHA256Hex(hex) {
-                    r.error(.invalid(urlPath, "image digest must be sha256: followed by 64 lowercase hex digits"))
-                } else if let sha, !sha.isEmpty, sha != String(hex) {
-                    r.error(
-                        .invalid(
-                            shaPath, "does not match the @sha256 digest in url; the fetch would fail at runtime",
-                            hint: "remove sha256 or make it equal to the url's digest"))
-                }
-            } else if parts.tag == nil {
-                r.warn(urlPath, "image has no tag, so it is the moving 'latest'; pin a version tag or a digest")
-            } else if parts.tag == "latest" {
-                r.warn(urlPath, "image tag :latest moves; pin a version tag or a digest")
-            }
-            if settings.requireDigest, parts.digest == nil, !hasSHA {
-                r.error(
-                    FieldError(
-                        .required, urlPath, "this cluster's policy requires a pinned image",
-                        hint: "append @sha256:DIGEST to the url or set sha256"))
-            }
+        case "oci" where url.oci?.digest == nil:
+            r.report(FieldError(.required, url$, "this cluster's policy requires a pinned image", hint: "append @sha256:DIGEST to the url or set sha256"))
         case "http", "https":
-            if !hasSHA {
-                if settings.requireDigest {
-                    r.error(.required(shaPath, "this cluster's policy requires sha256 for http(s) modules", hint: "set sha256 to the module's checksum"))
-                } else {
-                    r.warn(shaPath, "not set: the downloaded module is not verified; set sha256")
-                }
-            }
-        case "file":
-            if hasSHA { r.warn(shaPath, "is ignored for file:// urls") }
-            for key in ["imagePullPolicy", "imagePullSecret"] where spec[key].map({ !$0.isNull }) ?? false {
-                r.warn(FieldPath("spec", key), "is ignored for file:// urls")
-            }
+            r.report(FieldError(.required, sha$, "this cluster's policy requires sha256 for http(s) modules", hint: "set sha256 to the module's checksum"))
         default: break
         }
     }
 
-    /// Empty, or exactly 64 lowercase hex digits (the CRD pattern). Returns the value.
-    static func checkSHA256(_ value: JSON?, into r: inout ValidationResult) -> String? {
-        let path = FieldPath("spec", "sha256")
-        guard let sha = r.string(value, at: path) else { return nil }
-        if sha.isEmpty { return sha }
-        if sha.count != 64 {
-            r.error(.invalid(path, "must be 64 hex characters, not \(sha.count)", hint: "use the module's full sha256 checksum"))
-        } else if !isSHA256Hex(sha[...]) {
-            let hint = isSHA256Hex(sha.lowercased()[...]) ? "write it in lowercase" : "use only the characters 0-9 and a-f"
-            r.error(.invalid(path, "must match [a-f0-9]{64}", hint: hint))
+    /// Pilot builds a local data source for file://: no checksum, no pull.
+    static func fileIgnoredFields(_ input: RuleInput, _ r: inout ValidationResult) {
+        guard judgeable(input)?.effectiveScheme == "file" else { return }
+        if !sha256(input).isEmpty { r.report(sha$, "is ignored for file:// urls") }
+        for key in ["imagePullPolicy", "imagePullSecret"] where input.spec[key].map({ !$0.isNull }) ?? false {
+            r.report(FieldPath("spec", key), "is ignored for file:// urls")
         }
-        return sha
+    }
+
+    static func isRepositoryByte(_ b: UInt8) -> Bool {
+        (b >= 0x61 && b <= 0x7A) || (b >= 0x30 && b <= 0x39) || b == UInt8(ascii: "_") || b == UInt8(ascii: "-") || b == UInt8(ascii: ".") || b == UInt8(ascii: "/")
+    }
+
+    static func isTagByte(_ b: UInt8) -> Bool {
+        (b >= 0x61 && b <= 0x7A) || (b >= 0x41 && b <= 0x5A) || (b >= 0x30 && b <= 0x39) || b == UInt8(ascii: "_") || b == UInt8(ascii: "-") || b == UInt8(ascii: ".")
     }
 
     static func isSHA256Hex(_ s: Substring) -> Bool {

@@ -1,0 +1,97 @@
+import AdmissionKit
+
+/// The object's shape: top-level fields, `spec`, and the JSON type of every spec field the
+/// CRD declares (its structural schema). Later rules read values of the right type only.
+enum ObjectRules {
+    /// istiod refuses unknown top-level fields; the apiserver would prune them silently.
+    static func topLevelFields(_ input: RuleInput, _ r: inout ValidationResult) {
+        for key in input.object.keys where !["apiVersion", "kind", "metadata", "spec", "status"].contains(key) {
+            r.report(FieldError(.forbidden, FieldPath(key), "unknown top-level field", hint: "move it under spec or remove it"))
+        }
+    }
+
+    /// CRD `required: [spec]`; `spec: null` is "in body must be of type object".
+    static func specRequired(_ input: RuleInput, _ r: inout ValidationResult) {
+        guard let spec = input.object["spec"], !spec.isNull else {
+            r.report(.required(FieldPath("spec"), "spec must be set", hint: "a WasmPlugin needs at least spec.url"))
+            return
+        }
+        if spec.objectValue == nil {
+            r.report(.wrongType(FieldPath("spec"), expected: "an object", got: spec))
+        }
+    }
+
+    static let stringFields = [
+        "url", "sha256", "imagePullPolicy", "imagePullSecret", "verificationKey", "pluginName", "phase", "failStrategy", "type",
+    ]
+
+    static func fieldTypes(_ input: RuleInput, _ r: inout ValidationResult) {
+        let spec = input.spec
+        let spec$ = FieldPath("spec")
+        for key in stringFields { r.string(spec[key], at: spec$.child(key)) }
+        integer(spec["priority"], at: spec$.child("priority"), &r)
+        r.object(spec["pluginConfig"], at: spec$.child("pluginConfig"))
+        if let selector = r.object(spec["selector"], at: spec$.child("selector")),
+            let labels = r.object(selector["matchLabels"], at: spec$.child("selector").child("matchLabels"))
+        {
+            for (key, value) in labels.members { r.string(value, at: spec$.child("selector").child("matchLabels").child(key)) }
+        }
+        if let ref = r.object(spec["targetRef"], at: spec$.child("targetRef")) {
+            refFields(ref, at: spec$.child("targetRef"), &r)
+        }
+        for (path, ref) in objects(spec["targetRefs"], at: spec$.child("targetRefs"), shape: "{group, kind, name}", &r) {
+            refFields(ref, at: path, &r)
+        }
+        if let vm = r.object(spec["vmConfig"], at: spec$.child("vmConfig")) {
+            for (path, entry) in objects(vm["env"], at: spec$.child("vmConfig").child("env"), shape: "{name, value, valueFrom}", &r) {
+                for key in ["name", "value", "valueFrom"] { r.string(entry[key], at: path.child(key)) }
+            }
+        }
+        for (path, selector) in objects(spec["match"], at: spec$.child("match"), shape: "{mode, ports}", &r) {
+            r.string(selector["mode"], at: path.child("mode"))
+            for (portPath, port) in objects(selector["ports"], at: path.child("ports"), shape: "{number}", &r) {
+                integer(port["number"], at: portPath.child("number"), &r)
+            }
+        }
+    }
+
+    /// An integer literal of any size (the range is the field's own rule).
+    static func isIntegerLiteral(_ text: String) -> Bool {
+        !text.utf8.contains { $0 == UInt8(ascii: ".") || $0 == UInt8(ascii: "e") || $0 == UInt8(ascii: "E") }
+    }
+
+    private static func integer(_ value: JSON?, at path: FieldPath, _ r: inout ValidationResult) {
+        guard let value, !value.isNull else { return }
+        if case .number(let text) = value, isIntegerLiteral(text) { return }
+        r.reportType(.wrongType(path, expected: "an integer", got: value))
+    }
+
+    private static func refFields(_ ref: JSONObject, at path: FieldPath, _ r: inout ValidationResult) {
+        for key in ["group", "kind", "name", "namespace"] { r.string(ref[key], at: path.child(key)) }
+    }
+
+    /// The object items of a list field; a null item is reported (Istio: "is nil").
+    static func objects(_ value: JSON?, at path: FieldPath, shape: String, _ r: inout ValidationResult) -> [(FieldPath, JSONObject)] {
+        guard let items = r.array(value, at: path) else { return [] }
+        var out: [(FieldPath, JSONObject)] = []
+        for (i, item) in items.enumerated() {
+            if item.isNull {
+                r.reportType(.required(path.index(i), "must be an object \(shape)"))
+            } else if let object = r.object(item, at: path.index(i)) {
+                out.append((path.index(i), object))
+            }
+        }
+        return out
+    }
+}
+
+/// Non-reporting typed reads for rules that run after `field-type`.
+extension JSONObject {
+    /// The object items of a list member with their paths (other items skipped).
+    func objectItems(_ key: String, at path: FieldPath) -> [(FieldPath, JSONObject)] {
+        guard let items = self[key]?.arrayValue else { return [] }
+        return items.enumerated().compactMap { i, item in item.objectValue.map { (path.index(i), $0) } }
+    }
+
+    func string(_ key: String) -> String? { self[key]?.stringValue }
+}

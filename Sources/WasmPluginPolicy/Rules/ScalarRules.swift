@@ -1,0 +1,170 @@
+import AdmissionKit
+
+/// The scalar spec fields (rules doc §2, §5, §10.1; istiod `validateWasmPluginImagePullSecret`,
+/// `validateWasmPluginName`).
+enum ScalarRules {
+    static let knownSpecKeys: Set<String> = [
+        "selector", "targetRef", "targetRefs", "url", "sha256", "imagePullPolicy", "imagePullSecret",
+        "verificationKey", "pluginConfig", "pluginName", "phase", "priority", "failStrategy", "vmConfig", "match", "type",
+    ]
+    private static let spec$ = FieldPath("spec")
+
+    /// 1...max bytes: istiod counts bytes (Go `len`), the CRD's minLength 1 refuses "".
+    static func lengthProblem(_ s: String, max: Int) -> FieldError.Kind? {
+        if s.isEmpty { return .invalid }
+        return s.utf8.count > max ? .tooLong : nil
+    }
+
+    static func imagePullSecret(_ input: RuleInput, _ r: inout ValidationResult) {
+        guard let secret = input.spec.string("imagePullSecret") else { return }
+        let path = spec$.child("imagePullSecret")
+        switch lengthProblem(secret, max: 253) {
+        case .invalid?: r.report(path, "must not be empty", hint: "remove the field or name the pull Secret")
+        case .tooLong?: r.report(FieldError(.tooLong, path, "is \(secret.utf8.count) bytes, at most 253 are allowed"))
+        default:
+            let name = secretName(secret)
+            if !name.contains("/"), !DNSNames.isSubdomain(name) {
+                r.report(path, "no Secret can have this name, so images are pulled without credentials", hint: "a Secret name is a DNS-1123 subdomain: lowercase a-z, 0-9, '-' and '.'")
+            }
+        }
+    }
+
+    /// Pilot `toSecretResourceName`: the namespace is rewritten to the plugin's own.
+    static func imagePullSecretNamespace(_ input: RuleInput, _ r: inout ValidationResult) {
+        guard let secret = input.spec.string("imagePullSecret") else { return }
+        let name = secretName(secret)
+        guard let slash = name.lastIndex(of: "/") else { return }
+        let namespace = name[..<slash]
+        r.report(
+            FieldPath("spec", "imagePullSecret"),
+            "Istio reads only the Secret's name and looks it up in the WasmPlugin's namespace\(input.namespace.isEmpty ? "" : " (\(input.namespace))"), not in \(JSON.string(String(namespace.prefix(63))).compactText)",
+            hint: "write just \(JSON.string(String(name[name.index(after: slash)...].prefix(253))).compactText) and copy the Secret into this namespace")
+    }
+
+    /// `kubernetes://` is the resource-name form Istio also accepts.
+    private static func secretName(_ s: String) -> String {
+        s.hasPrefix("kubernetes://") ? String(s.dropFirst("kubernetes://".count)) : s
+    }
+
+    static func pluginName(_ input: RuleInput, _ r: inout ValidationResult) {
+        guard let name = input.spec.string("pluginName") else { return }
+        let path = spec$.child("pluginName")
+        switch lengthProblem(name, max: 256) {
+        case .invalid?: r.report(path, "must not be empty", hint: "remove the field or give it a value")
+        case .tooLong?: r.report(FieldError(.tooLong, path, "is \(name.utf8.count) bytes, at most 256 are allowed"))
+        default: break
+        }
+    }
+
+    static func enums(_ input: RuleInput, _ r: inout ValidationResult) {
+        let spec = input.spec
+        for (key, allowed) in [
+            ("phase", WasmPluginEnums.phase), ("imagePullPolicy", WasmPluginEnums.imagePullPolicy),
+            ("failStrategy", WasmPluginEnums.failStrategy), ("type", WasmPluginEnums.pluginType),
+        ] where spec[key]?.stringValue != nil {
+            r.enumString(spec[key], at: spec$.child(key), allowed: allowed)
+        }
+        for (path, selector) in spec.objectItems("match", at: spec$.child("match")) where selector.string("mode") != nil {
+            r.enumString(selector["mode"], at: path.child("mode"), allowed: WasmPluginEnums.matchMode)
+        }
+        let env = spec["vmConfig"]?.objectValue?.objectItems("env", at: spec$.child("vmConfig").child("env")) ?? []
+        for (path, entry) in env where entry.string("valueFrom") != nil {
+            r.enumString(entry["valueFrom"], at: path.child("valueFrom"), allowed: WasmPluginEnums.valueFrom)
+        }
+    }
+
+    static func priority(_ input: RuleInput, _ r: inout ValidationResult) {
+        guard case .number(let text)? = input.spec["priority"], ObjectRules.isIntegerLiteral(text) else { return }
+        if let n = Int(text), Int(Int32.min)...Int(Int32.max) ~= n { return }
+        r.report(spec$.child("priority"), "\(text.prefix(30)) is out of range", hint: "use a value from \(Int32.min) to \(Int32.max)")
+    }
+
+    static func unknownSpecFields(_ input: RuleInput, _ r: inout ValidationResult) {
+        for key in input.spec.keys where !knownSpecKeys.contains(key) {
+            r.report(spec$.child(key), "unknown field: the API server drops it")
+        }
+    }
+
+    static func verificationKey(_ input: RuleInput, _ r: inout ValidationResult) {
+        guard input.spec.string("verificationKey") != nil else { return }
+        r.report(spec$.child("verificationKey"), "is not implemented by Istio and has no effect")
+    }
+}
+
+/// `vmConfig.env` (istiod `validateWasmPluginVMConfig`, the CRD, rules doc §8, §10.6).
+enum VMConfigRules {
+    /// Istio writes these into the VM env before the user's, so a user entry would override them.
+    static let reservedEnvNames: Set<String> = [
+        "ISTIO_META_WASM_IMAGE_PULL_SECRET", "ISTIO_META_WASM_IMAGE_PULL_POLICY", "ISTIO_META_WASM_PLUGIN_RESOURCE_VERSION",
+    ]
+    private static let env$ = FieldPath("spec", "vmConfig", "env")
+
+    static func entries(_ input: RuleInput) -> [(FieldPath, JSONObject)] {
+        input.spec["vmConfig"]?.objectValue?.objectItems("env", at: env$) ?? []
+    }
+
+    static func envMax(_ input: RuleInput, _ r: inout ValidationResult) {
+        guard let env = input.spec["vmConfig"]?["env"]?.arrayValue, env.count > 256 else { return }
+        r.report(FieldError(.tooMany, env$, "has \(env.count) entries, at most 256 are allowed"))
+    }
+
+    static func envName(_ input: RuleInput, _ r: inout ValidationResult) {
+        for (path, entry) in entries(input) {
+            let namePath = path.child("name")
+            guard let name = entry.string("name") else {
+                if entry["name"]?.isNull ?? true { r.report(.required(namePath, "name must be set")) }
+                continue
+            }
+            if name.isEmpty {
+                r.report(.required(namePath, "name must not be empty"))
+            } else if name.utf8.count > 256 {
+                r.report(FieldError(.tooLong, namePath, "is \(name.utf8.count) characters, at most 256 are allowed"))
+            } else if !isCIdentifier(name) {
+                r.report(namePath, "must be a C identifier ([A-Za-z_][A-Za-z0-9_]*)", hint: "use letters, digits and _ only")
+            }
+        }
+    }
+
+    static func envNameUnique(_ input: RuleInput, _ r: inout ValidationResult) {
+        var seen: [String: Int] = [:]
+        for (path, entry) in entries(input) {
+            guard let name = entry.string("name"), !name.isEmpty, case .index(let i)? = path.steps.last else { continue }
+            if let first = seen[name] {
+                r.report(FieldError(.duplicate, path.child("name"), "duplicate name, also used by env[\(first)]", hint: "names must be unique"))
+            } else {
+                seen[name] = i
+            }
+        }
+    }
+
+    static func envNameReserved(_ input: RuleInput, _ r: inout ValidationResult) {
+        for (path, entry) in entries(input) {
+            guard let name = entry.string("name"), reservedEnvNames.contains(name) else { continue }
+            r.report(FieldError(.forbidden, path.child("name"), "\(name) is set by Istio itself; overriding it breaks image pulls", hint: "choose another name"))
+        }
+    }
+
+    /// CRD CEL `default(self.valueFrom, '') != 'HOST' || !has(self.value)`: even `value: ""`.
+    static func envValueFrom(_ input: RuleInput, _ r: inout ValidationResult) {
+        for (path, entry) in entries(input) where entry.string("valueFrom") == "HOST" && entry.string("value") != nil {
+            r.report(
+                FieldError(
+                    .forbidden, path.child("value"), "value may only be set when valueFrom is INLINE",
+                    hint: "remove value: HOST copies the proxy's own variable of that name"))
+        }
+    }
+
+    static func envValueLength(_ input: RuleInput, _ r: inout ValidationResult) {
+        for (path, entry) in entries(input) {
+            guard let value = entry.string("value"), value.count > 2048 else { continue }
+            r.report(FieldError(.tooLong, path.child("value"), "is \(value.count) characters, at most 2048 are allowed"))
+        }
+    }
+
+    static func isCIdentifier(_ s: String) -> Bool {
+        guard let first = s.utf8.first, first == UInt8(ascii: "_") || isASCIILetter(first) else { return false }
+        return s.utf8.allSatisfy { $0 == UInt8(ascii: "_") || isASCIILetter($0) || ($0 >= 0x30 && $0 <= 0x39) }
+    }
+
+    static func isASCIILetter(_ b: UInt8) -> Bool { (b >= 0x41 && b <= 0x5A) || (b >= 0x61 && b <= 0x7A) }
+}
