@@ -49,6 +49,29 @@ for p in glob.glob(os.path.join(root, "manifests", "**", "*.yaml"), recursive=Tr
     put("FuzzYAML", open(p, "rb").read())
 for b in small[:20]:
     put("FuzzYAML", b)
+# Documents the defaulter edits in place (check --fix): block and flow styles, comments,
+# quoted scalars that must keep their type, and Istio's own cases.
+put("FuzzYAML", open(os.path.join(root, "Tests", "WasmPluginPolicyTests", "Istio", "istio-cases.yaml"), "rb").read())
+put("FuzzYAML", b"""# c
+apiVersion: extensions.istio.io/v1alpha1
+kind: WasmPlugin
+metadata: {name: a, namespace: ns}   # m
+spec:
+  targetRef:
+    kind: Gateway
+    name: gw
+  url: ghcr.io/x/basic_auth   # no scheme
+  pluginConfig:
+    enabled: "true"
+    version: "1.10"
+    basic_auth_rules:
+    - prefix: /
+      request_methods: [GET]
+      credentials: ["ok:test", 'YWRtaW4zOmFkbWluMw']
+---
+spec: {selector: {matchLabels: {istio.io/gateway-name: gw}}, url: "//ghcr.io/x/basic_auth:1"}
+""")
+put("FuzzYAML", b'{"apiVersion":"v1","kind":"List","items":[{"spec":{"targetRefs":[{"kind":"Gateway","name":"g"}],"url":"OCI://ghcr.io/x/basic_auth"}}]}')
 
 # HTTP/1: the requests the apiserver and probes send, chunked, pipelined, 100-continue.
 body = small[0] if small else b"{}"

@@ -18,7 +18,20 @@ python3 Fuzz/seeds.py "$PWD" "$work/corpus"
 # -enable-testing: the HTTP targets drive the server's internal session types.
 flags=(-Xswiftc -sanitize=fuzzer,address -Xswiftc -enable-testing)
 for target in "${targets[@]}"; do
-  swift build --package-path Fuzz --product "$target" "${flags[@]}" 2>&1 | grep -v -e "Cannot export local symbol" -e "^\[" || true
+  # A failed build must stop the run: fuzzing an old binary would report a false all-clear.
+  status=0
+  swift build --package-path Fuzz --product "$target" "${flags[@]}" >"$work/build.log" 2>&1 || status=$?
+  if ((status != 0)) && grep -q "missing inputs" "$work/build.log"; then
+    # SwiftPM keeps a removed source of the path dependency in its build description.
+    rm -f Fuzz/.build/*/debug/description.json
+    status=0
+    swift build --package-path Fuzz --product "$target" "${flags[@]}" >"$work/build.log" 2>&1 || status=$?
+  fi
+  grep -v -e "Cannot export local symbol" -e "^\[" "$work/build.log" || true
+  if ((status != 0)); then
+    echo "fuzz: building $target failed" >&2
+    exit 1
+  fi
 done
 bin=$(swift build --package-path Fuzz --show-bin-path "${flags[@]}")
 failed=()

@@ -90,7 +90,13 @@ public struct PolicySettings: Sendable, Equatable {
         guard let map = value.objectValue else { throw PolicyError(key: "rules", "must be a mapping of rule id to deny, warn or off") }
         for (id, setting) in map.members {
             let key = "rules.\(id)"
-            guard let text = setting.stringValue, let verdict = RuleVerdict(rawValue: text) else {
+            // YAML 1.1 (what kubectl and Yams read) makes a bare `off` the boolean false.
+            let verdict: RuleVerdict
+            if setting == .bool(false) {
+                verdict = .off
+            } else if let text = setting.stringValue, let v = RuleVerdict(rawValue: text) {
+                verdict = v
+            } else {
                 throw PolicyError(key: key, "must be deny, warn or off")
             }
             if WasmPluginRules.byID[id] != nil {

@@ -8,13 +8,24 @@ public struct YAMLDocument: Sendable {
     /// Line of the document's first node.
     public var line: Int
     public var lines: [FieldPath: Int]
+    /// Where every node sits in the file's text (for in-place edits).
+    public var spans: [FieldPath: SourceSpan] = [:]
 
     /// The line of `path`, or of its nearest ancestor that has one.
     public func line(of path: FieldPath) -> Int {
+        position(of: path).line
+    }
+
+    /// Line and column (1-based) of `path`, or of its nearest ancestor; for a mapping
+    /// member, where its key starts.
+    public func position(of path: FieldPath) -> (line: Int, column: Int) {
         var p = path
         while true {
-            if let l = lines[p] { return l }
-            if p.steps.isEmpty { return line }
+            if let span = spans[p] {
+                return span.keyStart != nil ? (span.keyLine, span.keyColumn) : (span.line, span.column)
+            }
+            if let l = lines[p] { return (l, 1) }
+            if p.steps.isEmpty { return (line, 1) }
             p = p.parent
         }
     }
@@ -38,6 +49,11 @@ public enum YAMLDocuments {
             documents.append(YAMLDocument(value: value, line: node.mark?.line ?? 1, lines: lines))
         }
         if let error = sequence.error { throw error }
+        // Yams reports only where a node starts; libyaml's events give the whole span.
+        let spans = try SourceMap.build(Array(text.unicodeScalars), text: text)
+        if spans.count == documents.count {
+            for i in documents.indices { documents[i].spans = spans[i] }
+        }
         return documents
     }
 

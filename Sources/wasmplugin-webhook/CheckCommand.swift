@@ -1,3 +1,6 @@
+#if canImport(Glibc)
+import Glibc
+#endif
 import AdmissionKit
 import ArgumentParser
 import WasmPluginPolicy
@@ -8,23 +11,37 @@ struct CheckCommand: ParsableCommand {
         commandName: "check",
         abstract: "Lint WasmPlugin manifests offline with the webhook's own rules.",
         discussion: """
-            Reads YAML or JSON manifests (multi-document; documents that are not WasmPlugins are skipped), \
-            applies the mutating webhook's defaults, then the validating rules, exactly as the server would. \
-            Prints FILE:LINE: FIELD: message for each error and warning; exits 1 if anything would be denied.
+            Reads YAML or JSON manifests (multi-document, and `kind: List` as `kubectl get -o yaml|json` \
+            prints; documents that are not WasmPlugins are skipped), applies the mutating webhook's \
+            defaults, then the validating rules, exactly as the server would. Prints \
+            FILE:LINE: FIELD: severity: message [rule-id] for each finding and a summary on stderr; \
+            exits 1 if anything would be denied, 2 for unreadable input or a bad policy.
             """
     )
+
+    enum Format: String, ExpressibleByArgument, CaseIterable {
+        case text, json, github
+    }
 
     @Option(help: "Policy file (YAML).")
     var policy: String?
 
-    @Flag(help: "Print the documents with the mutating webhook's changes applied.")
+    @Flag(help: "Apply the mutating webhook's changes: print the fixed files (findings go to stderr).")
     var fix = false
+
+    @Flag(help: "With --fix: edit the files in place instead of printing them.")
+    var write = false
+
+    @Option(help: "Findings as text, json (for tools) or github (workflow annotations).")
+    var format = Format.text
 
     @Argument(help: "Manifest files (YAML or JSON), or - for standard input.")
     var files: [String]
 
     func validate() throws {
         if files.isEmpty { throw ValidationError("give at least one manifest file") }
+        if write, !fix { throw ValidationError("--write needs --fix") }
+        if write, files.contains("-") { throw ValidationError("--write cannot edit standard input") }
     }
 
     func run() throws {
@@ -34,62 +51,67 @@ struct CheckCommand: ParsableCommand {
         } catch {
             throw failUsage("check: \(error)")
         }
-        let validator = WasmPluginValidator(settings: settings)
-        let defaulter = WasmPluginDefaulter(settings: settings)
-        var denied = false
-        var fixedDocuments: [String] = []
+        var linter = ManifestLinter(settings: settings, applyFixes: fix)
+        var fixedOutput: [String] = []
         for file in files {
-            let documents: [YAMLDocument]
+            let bytes: [UInt8]
             do {
-                let bytes = try InputFiles.read(file)
-                documents = try YAMLDocuments.parse(String(decoding: bytes, as: UTF8.self))
-            } catch let error as UsageFailure {
-                throw failUsage("check: \(error)")
+                bytes = try InputFiles.read(file)
             } catch {
-                report(file, 1, "", "error: not valid YAML: \(error)")
-                denied = true
+                throw failUsage("check: \(error)")
+            }
+            guard let text = String(validating: bytes, as: UTF8.self) else {
+                linter.fileFailed(file, "not UTF-8 text")
                 continue
             }
-            for document in documents {
-                let object = document.value
-                guard isWasmPlugin(object) else {
-                    if fix { fixedDocuments.append(try YAMLDocuments.emit(object)) }
-                    continue
-                }
-                var editor = ObjectEditor(object)
-                let namespace = object["metadata"]?["namespace"]?.stringValue ?? "default"
-                let applied = defaulter.applyDefaults(&editor, namespace: namespace)
-                let result = validator.validate(object: editor.object, namespace: namespace)
-                if !fix {
-                    for change in applied {
-                        report(file, document.line(of: change.path), change.path.description, "note: the mutating webhook changes this (\(change.rule))")
-                    }
-                }
-                for error in result.errors {
-                    report(file, document.line(of: error.path), error.path.description, "error: \(error.message)")
-                }
-                for warning in result.warnings {
-                    report(file, document.line(of: warning.path), warning.path.description, "warning: \(warning.message)")
-                }
-                if result.omittedErrors + result.omittedWarnings > 0 {
-                    report(file, document.line(of: FieldPath()), "", "note: \(result.omittedErrors) more errors and \(result.omittedWarnings) more warnings not listed")
-                }
-                denied = denied || !result.isValid
-                if fix { fixedDocuments.append(try YAMLDocuments.emit(editor.object)) }
+            guard let fixed = linter.lint(file, text) else { continue }
+            if !fix { continue }
+            if write {
+                if fixed != text { try writeInPlace(file, fixed) }
+            } else {
+                fixedOutput.append(fixed)
             }
         }
-        if fix { FileHandleOutput.stdout(fixedDocuments.joined(separator: "---\n")) }
-        if denied { throw ExitCode(1) }
+        // With --fix (no --write) the fixed files go to stdout, so findings go to stderr.
+        let findingsFD: Int32 = fix && !write ? 2 : 1
+        FileHandleOutput.write(findingsFD, Array(FindingFormatter.render(linter.findings, format).utf8))
+        if !fixedOutput.isEmpty { FileHandleOutput.stdout(Self.joinDocuments(fixedOutput)) }
+        FileHandleOutput.stderr(linter.summary(files: files.count, wrote: write) + "\n")
+        if linter.denied { throw ExitCode(1) }
     }
 
-    private func isWasmPlugin(_ object: JSON) -> Bool {
-        guard let apiVersion = object["apiVersion"]?.stringValue, let kind = object["kind"]?.stringValue else { return false }
-        return apiVersion.hasPrefix(WasmPluginKind.group + "/") && kind == WasmPluginKind.kind
+    /// Several fixed files on stdout read as one multi-document stream.
+    static func joinDocuments(_ texts: [String]) -> String {
+        texts.enumerated().map { i, text in
+            let body = text.hasSuffix("\n") || text.isEmpty ? text : text + "\n"
+            return i == 0 || body.hasPrefix("---") ? body : "---\n" + body
+        }.joined()
     }
 
-    /// With --fix the documents go to stdout, so findings go to stderr.
-    private func report(_ file: String, _ line: Int, _ field: String, _ message: String) {
-        let text = "\(file):\(line): \(field.isEmpty ? "" : field + ": ")\(message)\n"
-        if fix { FileHandleOutput.stderr(text) } else { FileHandleOutput.stdout(text) }
+    /// Write beside, then rename: a crash never leaves half a manifest.
+    private func writeInPlace(_ path: String, _ text: String) throws {
+        let temporary = path + ".wasmplugin-check.tmp"
+        var status = stat()
+        let mode = stat(path, &status) == 0 ? status.st_mode & 0o7777 : 0o644
+        let fd = open(temporary, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, mode)
+        guard fd >= 0 else { throw failUsage("check: cannot write \(temporary): \(String(cString: strerror(errno)))") }
+        let bytes = Array(text.utf8)
+        var offset = 0
+        while offset < bytes.count {
+            let n = bytes[offset...].withUnsafeBytes { Glibc.write(fd, $0.baseAddress, $0.count) }
+            if n < 0 {
+                if errno == EINTR { continue }
+                close(fd)
+                unlink(temporary)
+                throw failUsage("check: cannot write \(temporary): \(String(cString: strerror(errno)))")
+            }
+            offset += n
+        }
+        fsync(fd)
+        close(fd)
+        guard rename(temporary, path) == 0 else {
+            unlink(temporary)
+            throw failUsage("check: cannot replace \(path): \(String(cString: strerror(errno)))")
+        }
     }
 }

@@ -147,7 +147,11 @@ struct ServeCommand: ParsableCommand {
             probe.port = probePort
             metadata["probeAddress"] = "\(probe)"
         }
+        metadata["enforcement"] = "\(settings.enforcement.rawValue)"
         logger.info("serving", metadata: metadata)
+        if settings.enforcement == .warn {
+            logger.warning("policy enforcement is warn (rollout): requests that break a rule are admitted with a warning and counted as would-deny")
+        }
         let largestReview = maxBodyBytes + AdmissionReviewDecoder.workingMemory(bodyBytes: maxBodyBytes)
         if largestReview > maxBufferedBytes {
             logger.warning(

@@ -98,7 +98,7 @@ import Testing
         #expect(lines.contains { $0.hasPrefix("\(file):31: spec.url: error: unsupported url scheme \"ftp\"") }, "\(lines)")
         #expect(lines.contains { $0.hasPrefix("\(file):32: spec.phase: error: unsupported value \"authn\"") })
         #expect(lines.contains { $0.hasPrefix("\(file):37: spec.pluginConfig.basic_auth_rules[0].credentials[0]: error:") })
-        #expect(lines.contains { $0.hasPrefix("\(file):17: spec.url: note: the mutating webhook changes this (url-scheme)") })
+        #expect(lines.contains { $0.hasPrefix("\(file):17: spec.url: note: the mutating webhook changes this [url-scheme]") })
         #expect(!out.stdout.contains("s3cr3tpassword") && !out.stdout.contains("ok:test"))
         #expect(!out.stdout.contains("unrelated"))
     }
@@ -137,6 +137,127 @@ import Testing
         #expect(missing.status == 2)
         try "a: [\n".write(toFile: dir.path("broken.yaml"), atomically: true, encoding: .utf8)
         #expect(try run(Package.binary, ["check", dir.path("broken.yaml")]).status == 1)
+    }
+
+    /// Scalars whose plain spelling would read back as another type, comments, odd
+    /// spacing, flow and block styles, and fields the defaulter edits and removes.
+    static let tricky = """
+        # Team A's plugins: this comment and every untouched line must survive --fix.
+        apiVersion: extensions.istio.io/v1alpha1
+        kind: WasmPlugin
+        metadata:
+          name: basic-auth-at-gateway   # the gateway one
+          namespace: bookinfo
+        spec:
+          targetRef:
+            kind: Gateway
+            name: bookinfo-gateway
+          url: ghcr.io/istio-ecosystem/wasm-extensions/basic_auth:1.12.0
+          pluginConfig:
+            enabled: "true"
+            version: "1.10"
+            empty: ""
+            octal: "010"
+            answer: "yes"
+            tilde: "~"
+            date: "2001-12-14"
+            big: 12345678901234567890
+            realm:    'bookinfo'
+            basic_auth_rules:
+              - prefix: /productpage
+                request_methods: [GET, POST]
+                credentials: ["ok:test", 'YWRtaW4zOmFkbWluMw']
+        ---
+        apiVersion: extensions.istio.io/v1alpha1
+        kind: WasmPlugin
+        metadata: {name: flow, namespace: bookinfo}
+        spec: {selector: {matchLabels: {istio.io/gateway-name: gw}}, url: "oci://ghcr.io/x/basic_auth:1", phase: AUTHN}
+
+        """
+
+    @Test func checkFixEditsTheTextInPlaceAndKeepsTypes() throws {
+        let dir = try TempDir()
+        let file = dir.path("plugins.yaml")
+        try Self.tricky.write(toFile: file, atomically: true, encoding: .utf8)
+        let printed = try run(Package.binary, ["check", "--fix", file])
+        #expect(printed.status == 0, "\(printed.stderr)")
+        #expect(try String(contentsOfFile: file, encoding: .utf8) == Self.tricky, "--fix without --write must not touch the file")
+        let fixed = printed.stdout
+        // Untouched lines byte for byte (the comment, the odd spacing, the quoted scalars).
+        let kept = Self.tricky.split(separator: "\n", omittingEmptySubsequences: false).filter {
+            !$0.contains("targetRef:") && !$0.contains("kind: Gateway") && !$0.contains("name: bookinfo-gateway") && !$0.contains("url:")
+                && !$0.contains("credentials:") && !$0.hasPrefix("spec: {")
+        }
+        let fixedLines = Set(fixed.split(separator: "\n", omittingEmptySubsequences: false))
+        for line in kept { #expect(fixedLines.contains(line), "line lost or changed: \(line)") }
+        #expect(fixed.contains("  url: oci://ghcr.io/istio-ecosystem/wasm-extensions/basic_auth:1.12.0\n"))
+        #expect(fixed.contains(#"credentials: ["b2s6dGVzdA==", 'YWRtaW4zOmFkbWluMw==']"#))
+        // An independent YAML reader sees the same values, with the same types, and the
+        // defaulter's changes.
+        let compare = try run(
+            "/usr/bin/python3",
+            [
+                "-c",
+                """
+                import sys, yaml
+                before = list(yaml.safe_load_all(open(sys.argv[1])))
+                after = list(yaml.safe_load_all(sys.stdin))
+                assert after[0]["spec"]["pluginConfig"] | {"basic_auth_rules": None} == before[0]["spec"]["pluginConfig"] | {"basic_auth_rules": None}, after[0]
+                assert after[0]["spec"]["targetRefs"] == [{"kind": "Gateway", "name": "bookinfo-gateway", "group": "gateway.networking.k8s.io"}]
+                assert "targetRef" not in after[0]["spec"] and after[0]["spec"]["phase"] == "AUTHN"
+                assert after[1]["spec"] == {"url": "oci://ghcr.io/x/basic_auth:1", "phase": "AUTHN", "targetRefs": [{"group": "gateway.networking.k8s.io", "kind": "Gateway", "name": "gw"}]}, after[1]
+                print("same")
+                """, file,
+            ], stdin: Data(fixed.utf8))
+        #expect(compare.stdout == "same\n", "\(compare.stderr)")
+        // The fixed file is clean, and --write twice changes nothing the second time.
+        try fixed.write(toFile: dir.path("fixed.yaml"), atomically: true, encoding: .utf8)
+        let again = try run(Package.binary, ["check", dir.path("fixed.yaml")])
+        #expect(again.status == 0 && !again.stdout.contains("note:"), "\(again.stdout)")
+        #expect(try run(Package.binary, ["check", "--fix", "--write", file]).status == 0)
+        #expect(try String(contentsOfFile: file, encoding: .utf8) == fixed)
+        let second = try run(Package.binary, ["check", "--fix", "--write", file])
+        #expect(second.status == 0 && second.stderr.contains("0 fixed in place"), "\(second.stderr)")
+        #expect(try String(contentsOfFile: file, encoding: .utf8) == fixed)
+    }
+
+    /// `kubectl get wasmplugins -A -o json|yaml` prints a List: its items are checked, and
+    /// findings name the item.
+    @Test func checkReadsKubectlLists() throws {
+        let item = #"{"apiVersion":"extensions.istio.io/v1alpha1","kind":"WasmPlugin","metadata":{"name":"a","namespace":"ns"},"spec":{"url":"ftp://x/y.wasm"}}"#
+        let list = #"{"apiVersion":"v1","kind":"List","metadata":{"resourceVersion":""},"items":[\#(item),{"apiVersion":"v1","kind":"ConfigMap","metadata":{"name":"c"}}]}"#
+        let out = try run(Package.binary, ["check", "-"], stdin: Data(list.utf8))
+        #expect(out.status == 1)
+        #expect(out.stdout.hasPrefix("-:1: items[0].spec.url: error: unsupported url scheme \"ftp\""), "\(out.stdout)")
+        #expect(out.stdout.contains("[url-scheme-supported]"))
+        #expect(out.stderr == "check: 1 WasmPlugin in 1 file: 1 denied (1 error), 0 warnings\n")
+        let yamlList = "apiVersion: v1\nkind: List\nitems:\n- apiVersion: extensions.istio.io/v1alpha1\n  kind: WasmPlugin\n  metadata: {name: b}\n  spec:\n    url: oci://ghcr.io/x/y:latest\n"
+        let yamlOut = try run(Package.binary, ["check", "-"], stdin: Data(yamlList.utf8))
+        #expect(yamlOut.status == 0)
+        #expect(yamlOut.stdout.contains("-:8: items[0].spec.url: warning: image tag :latest moves"), "\(yamlOut.stdout)")
+        // An empty audit says so instead of printing nothing.
+        let empty = try run(Package.binary, ["check", "-"], stdin: Data(#"{"apiVersion":"v1","kind":"List","items":[]}"#.utf8))
+        #expect(empty.status == 0 && empty.stdout.isEmpty)
+        #expect(empty.stderr == "check: no WasmPlugin found in 1 file\n")
+    }
+
+    @Test func checkFormatsForToolsAndWorkflows() throws {
+        let dir = try TempDir()
+        try Self.manifests.write(toFile: dir.path("plugins.yaml"), atomically: true, encoding: .utf8)
+        let json = try run(Package.binary, ["check", "--format", "json", dir.path("plugins.yaml")])
+        #expect(json.status == 1)
+        let findings = try #require(try JSONSerialization.jsonObject(with: Data(json.stdout.utf8)) as? [[String: Any]])
+        let ftp = try #require(findings.first { $0["rule"] as? String == "url-scheme-supported" })
+        #expect(ftp["file"] as? String == dir.path("plugins.yaml") && ftp["line"] as? Int == 31 && ftp["column"] as? Int == 3)
+        #expect(ftp["field"] as? String == "spec.url" && ftp["severity"] as? String == "error")
+        #expect((ftp["message"] as? String)?.hasPrefix("unsupported url scheme") == true)
+        #expect(!json.stdout.contains("s3cr3tpassword"))
+        let github = try run(Package.binary, ["check", "--format", "github", dir.path("plugins.yaml")])
+        let lines = github.stdout.split(separator: "\n")
+        #expect(lines.contains { $0.hasPrefix("::error file=\(dir.path("plugins.yaml")),line=31,col=3,title=url-scheme-supported::spec.url: unsupported url scheme") }, "\(github.stdout)")
+        #expect(lines.allSatisfy { $0.hasPrefix("::error ") || $0.hasPrefix("::warning ") || $0.hasPrefix("::notice ") })
+        #expect(try run(Package.binary, ["check", "--write", dir.path("plugins.yaml")]).status == 64)
+        #expect(try run(Package.binary, ["check", "--fix", "--write", "-"]).status == 64)
     }
 
     /// Every patch of the golden mutate fixtures, applied by Python's jsonpatch (an

@@ -287,6 +287,29 @@ extension LiveServers {
             #expect(out.stdout.contains("status codes: 2000 2xx"), "\(out.stdout)")
         }
 
+        /// Rollout mode end to end: a review that would be denied is admitted with a
+        /// "would be denied" warning, and counted in the decision log and the metrics.
+        @Test func enforcementWarnAdmitsAndCountsWouldDeny() throws {
+            let dir = try TempDir()
+            try "enforcement: warn\nrules: {url-oci-tag: off}\n".write(toFile: dir.path("policy.yaml"), atomically: true, encoding: .utf8)
+            let server = try WebhookServer(["--policy", dir.path("policy.yaml")])
+            let (_, body) = try server.post("validate-ftp-scheme", ["--http1.1"])
+            #expect(response(body)["allowed"] as? Bool == true)
+            let warnings = response(body)["warnings"] as? [String] ?? []
+            #expect(warnings.contains { $0.hasPrefix("spec.url: would be denied: unsupported url scheme \"ftp\"") }, "\(warnings)")
+            _ = try server.post("validate-seed-gateway", ["--http1.1"])
+            var decisions: [[String: Any]] = []
+            for _ in 0..<40 where decisions.count < 2 {
+                usleep(100_000)
+                decisions = server.logLines().filter { $0["msg"] as? String == "admission decision" }
+            }
+            #expect(decisions.map { $0["wouldDeny"] as? Bool } == [true, false])
+            #expect(decisions.first?["wouldDenyErrors"] as? Int == 1)
+            let metrics = try server.probe("/metrics").stdout
+            #expect(metrics.contains(#"webhook_admission_would_deny_total{webhook="validate",operation="CREATE"} 1"#), "\(metrics)")
+            #expect(metrics.contains(#"webhook_admission_decisions_total{webhook="validate",allowed="true",operation="CREATE"} 2"#))
+        }
+
         @Test func metricsAreExposedInPrometheusFormat() throws {
             let server = try WebhookServer()
             _ = try server.post("validate-seed-gateway", ["--http2"])

@@ -232,6 +232,7 @@ func validate(_ specText: String, namespace: String = "default", settings: Polic
         (["rules": ["url-syntax": "maybe"]], "rules.url-syntax"),
         (["rules": ["url-scheme": "deny"]], "rules.url-scheme"),
         (["rules": "url-syntax"], "rules"),
+        (["rules": ["url-syntax": true]], "rules.url-syntax"),
     ] as [(JSON, String)])
     func policyFileErrorsNameTheKey(_ policy: JSON, _ key: String) {
         let error = #expect(throws: PolicyError.self) { try PolicySettings(json: policy) }
@@ -241,9 +242,10 @@ func validate(_ specText: String, namespace: String = "default", settings: Polic
     @Test func policyFileReadsEveryKey() throws {
         let ok = try PolicySettings(json: [
             "selector": "warn", "credentials": "keep", "allowedRegistries": ["ghcr.io/"], "requireDigest": true, "rootNamespace": "mesh",
-            "enforcement": "warn", "rules": ["url-oci-tag": "off", "selector-empty": "deny", "phase": "off"],
+            "enforcement": "warn", "rules": ["url-oci-tag": "off", "selector-empty": "deny", "phase": false],
         ])
         #expect(ok.selector == .warn && ok.credentials == .keep && ok.rootNamespace == "mesh" && ok.enforcement == .warn)
+        // `phase: false` is how YAML 1.1 reads a bare `phase: off`.
         #expect(ok.ruleVerdicts == ["url-oci-tag": .off, "selector-empty": .deny] && ok.disabledDefaults == ["phase"])
     }
 

@@ -25,6 +25,11 @@ public struct FieldPath: Sendable, Hashable, CustomStringConvertible {
         return copy
     }
 
+    /// `rhs` below this path (a patch of a List item, `items[3]` + `spec.url`).
+    public static func + (lhs: FieldPath, rhs: FieldPath) -> FieldPath {
+        FieldPath(lhs.steps + rhs.steps)
+    }
+
     public var parent: FieldPath {
         var copy = self
         if !copy.steps.isEmpty { copy.steps.removeLast() }
