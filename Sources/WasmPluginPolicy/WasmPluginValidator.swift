@@ -5,15 +5,20 @@ import AdmissionKit
 /// runtime failures. The policy decides what each rule's findings count as.
 public struct WasmPluginValidator: Validator {
     public var settings: PolicySettings
-    /// Resolved once: a review runs every rule.
-    private let objectPlan: [(rule: WasmPluginRule, verdict: RuleVerdict)]
-    private let specPlan: [(rule: WasmPluginRule, verdict: RuleVerdict)]
+    /// One rule to run, with its verdict resolved once: a review runs every rule.
+    private struct Step {
+        let id: String
+        let verdict: RuleVerdict
+        let check: @Sendable (RuleInput, inout ValidationResult) -> Void
+    }
+    private let objectPlan: [Step]
+    private let specPlan: [Step]
     private let typeVerdict: RuleVerdict
 
     public init(settings: PolicySettings = PolicySettings()) {
         self.settings = settings
-        func plan(_ rules: [WasmPluginRule]) -> [(rule: WasmPluginRule, verdict: RuleVerdict)] {
-            rules.map { ($0, settings.verdict(for: $0)) }.filter { $0.verdict != .off }
+        func plan(_ rules: [WasmPluginRule]) -> [Step] {
+            rules.map { Step(id: $0.id, verdict: settings.verdict(for: $0), check: $0.check) }.filter { $0.verdict != .off }
         }
         objectPlan = plan(WasmPluginRules.objectRules)
         specPlan = plan(WasmPluginRules.specRules)
@@ -45,9 +50,15 @@ public struct WasmPluginValidator: Validator {
         let input = RuleInput(
             object: root, spec: spec ?? JSONObject(), namespace: namespace,
             url: spec?["url"]?.stringValue.map(ModuleURL.init), settings: settings)
-        for (rule, verdict) in objectPlan + (spec == nil ? [] : specPlan) {
-            r.begin(rule: rule.id, verdict: verdict)
-            rule.check(input, &r)
+        for step in objectPlan {
+            r.begin(rule: step.id, verdict: step.verdict)
+            step.check(input, &r)
+        }
+        if spec != nil {
+            for step in specPlan {
+                r.begin(rule: step.id, verdict: step.verdict)
+                step.check(input, &r)
+            }
         }
         if settings.enforcement == .warn { r.demoteErrors() }
         return r

@@ -8,22 +8,17 @@ enum BasicAuthRules {
     static let moduleName = "basic_auth"
     static let standardMethods: Set<String> = ["GET", "HEAD", "POST", "PUT", "DELETE", "CONNECT", "OPTIONS", "TRACE", "PATCH"]
     private static let config$ = FieldPath("spec", "pluginConfig")
-    private static let rules$ = FieldPath("spec", "pluginConfig", "basic_auth_rules")
+    static let rules$ = FieldPath("spec", "pluginConfig", "basic_auth_rules")
 
     /// The url names the basic_auth module, or the config has its key.
     static func applies(url: ModuleURL?, pluginConfig: JSONObject?) -> Bool {
         url?.moduleName == moduleName || pluginConfig?.has("basic_auth_rules") == true
     }
 
-    static func applies(_ input: RuleInput) -> Bool {
-        applies(url: input.url, pluginConfig: input.spec["pluginConfig"]?.objectValue)
-    }
+    static func applies(_ input: RuleInput) -> Bool { input.basicAuthApplies }
 
     /// The rule objects with their paths, when the plugin applies.
-    static func rules(_ input: RuleInput) -> [(FieldPath, JSONObject)] {
-        guard applies(input), let config = input.spec["pluginConfig"]?.objectValue else { return [] }
-        return config.objectItems("basic_auth_rules", at: rules$)
-    }
+    static func rules(_ input: RuleInput) -> [(FieldPath, JSONObject)] { input.basicAuthRules }
 
     /// Pilot builds no HTTP filter for a NETWORK plugin: no request is ever authenticated.
     static func networkType(_ input: RuleInput, _ r: inout ValidationResult) {

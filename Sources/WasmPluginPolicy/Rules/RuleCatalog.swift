@@ -1,6 +1,7 @@
 import AdmissionKit
 
-/// What every rule reads: the object, its spec, the parsed url and the policy.
+/// What every rule reads: the object, its spec, the parsed url and the policy, plus what
+/// several rules derive from them, worked out once per review (a review runs ~60 rules).
 struct RuleInput {
     var object: JSONObject
     /// `spec` when it is an object; spec-level rules run only then.
@@ -9,12 +10,32 @@ struct RuleInput {
     /// `spec.url` parsed, when it is a string.
     var url: ModuleURL?
     var settings: PolicySettings
+    /// `url` when Istio can parse it and its scheme is supported (`URLRules.judgeable`).
+    let judgedURL: ModuleURL?
+    /// The OCI reference the agent would fetch, when it parses (`URLRules.parsedOCI`).
+    let oci: ModuleURL.OCIReference?
+    /// `targetRef` and `targetRefs` items that are objects, with their paths.
+    let targetRefs: [(FieldPath, JSONObject)]
+    /// Whether the plugin is basic_auth, and its rule objects with their paths.
+    let basicAuthApplies: Bool
+    let basicAuthRules: [(FieldPath, JSONObject)]
+
+    init(object: JSONObject, spec: JSONObject, namespace: String, url: ModuleURL?, settings: PolicySettings) {
+        self.object = object
+        self.spec = spec
+        self.namespace = namespace
+        self.url = url
+        self.settings = settings
+        judgedURL = url.flatMap { URLRules.syntaxProblem($0) == nil && URLRules.schemeProblem($0) == nil ? $0 : nil }
+        oci = judgedURL?.oci.flatMap { URLRules.referenceProblems($0).isEmpty ? $0 : nil }
+        targetRefs = TargetingRules.collectRefs(spec)
+        let config = spec["pluginConfig"]?.objectValue
+        basicAuthApplies = BasicAuthRules.applies(url: url, pluginConfig: config)
+        basicAuthRules = basicAuthApplies ? (config?.objectItems("basic_auth_rules", at: BasicAuthRules.rules$) ?? []) : []
+    }
 
     /// The kinds of `targetRefs` (or the deprecated `targetRef`) that are strings.
-    var targetKinds: [String] {
-        let refs = spec["targetRefs"]?.arrayValue ?? spec["targetRef"].map { [$0] } ?? []
-        return refs.compactMap { $0["kind"]?.stringValue }
-    }
+    var targetKinds: [String] { targetRefs.compactMap { $0.1.string("kind") } }
 }
 
 /// One validation rule: a stable id (what policies, `check` output and the README name),

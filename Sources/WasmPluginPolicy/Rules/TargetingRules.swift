@@ -23,7 +23,7 @@ enum TargetingRules {
     private static let selector$ = FieldPath("spec", "selector")
 
     /// The targetRef objects with their paths: the deprecated `targetRef` and `targetRefs`.
-    static func refs(_ spec: JSONObject) -> [(FieldPath, JSONObject)] {
+    static func collectRefs(_ spec: JSONObject) -> [(FieldPath, JSONObject)] {
         var out: [(FieldPath, JSONObject)] = []
         if let ref = spec["targetRef"]?.objectValue { out.append((spec$.child("targetRef"), ref)) }
         return out + spec.objectItems("targetRefs", at: spec$.child("targetRefs"))
@@ -113,7 +113,7 @@ enum TargetingRules {
     /// object can have attaches to nothing. Services are DNS-1035 labels (core validation
     /// `ValidateServiceName`); the CRD kinds are DNS-1123 subdomains.
     static func refName(_ input: RuleInput, _ r: inout ValidationResult) {
-        for (path, ref) in refs(input.spec) {
+        for (path, ref) in input.targetRefs {
             let namePath = path.child("name")
             guard let name = ref.string("name"), !name.isEmpty else {
                 if ref["name"]?.isNull ?? true || ref.string("name") == "" {
@@ -138,7 +138,7 @@ enum TargetingRules {
     }
 
     static func refNamespace(_ input: RuleInput, _ r: inout ValidationResult) {
-        for (path, ref) in refs(input.spec) {
+        for (path, ref) in input.targetRefs {
             guard let namespace = ref.string("namespace"), !namespace.isEmpty else { continue }
             r.report(
                 FieldError(
@@ -148,7 +148,7 @@ enum TargetingRules {
     }
 
     static func refKind(_ input: RuleInput, _ r: inout ValidationResult) {
-        for (path, ref) in refs(input.spec) {
+        for (path, ref) in input.targetRefs {
             guard let kind = ref.string("kind") else {
                 if ref["kind"]?.isNull ?? true {
                     r.report(.required(path.child("kind"), "kind must be set", hint: "use Gateway, GatewayClass, Service or ServiceEntry"))
@@ -163,7 +163,7 @@ enum TargetingRules {
     }
 
     static func refGroup(_ input: RuleInput, _ r: inout ValidationResult) {
-        for (path, ref) in refs(input.spec) {
+        for (path, ref) in input.targetRefs {
             let group = ref.string("group") ?? ""
             if !group.isEmpty, group.utf8.count > 253 || !DNSNames.isSubdomain(group) {
                 r.report(path.child("group"), "must be a DNS subdomain such as gateway.networking.k8s.io")
@@ -184,7 +184,7 @@ enum TargetingRules {
     }
 
     static func refFields(_ input: RuleInput, _ r: inout ValidationResult) {
-        for (path, ref) in refs(input.spec) {
+        for (path, ref) in input.targetRefs {
             for key in ref.keys where !["kind", "name", "group", "namespace"].contains(key) {
                 r.report(path.child(key), "unknown field; the API server drops it")
             }
@@ -194,7 +194,7 @@ enum TargetingRules {
     /// Pilot `policyattachment.go`: a GatewayClass target matches waypoints only, and only
     /// `istio-waypoint` from the root namespace.
     static func refGatewayClass(_ input: RuleInput, _ r: inout ValidationResult) {
-        for (path, ref) in refs(input.spec) where ref.string("kind") == "GatewayClass" {
+        for (path, ref) in input.targetRefs where ref.string("kind") == "GatewayClass" {
             guard input.namespace != input.settings.rootNamespace || ref.string("name") != waypointClass else { continue }
             r.report(
                 path, "GatewayClass targets only take effect for GatewayClass \(waypointClass) from the root namespace \(input.settings.rootNamespace)",
@@ -203,7 +203,7 @@ enum TargetingRules {
     }
 
     static func refWaypointOnly(_ input: RuleInput, _ r: inout ValidationResult) {
-        for (path, ref) in refs(input.spec) {
+        for (path, ref) in input.targetRefs {
             guard let kind = ref.string("kind"), kind == "Service" || kind == "ServiceEntry" else { continue }
             r.report(path, "\(kind) targets only take effect on waypoints, not on sidecars or gateways", hint: "use selector for sidecars, targetRefs to the Gateway for gateways")
         }

@@ -9,10 +9,7 @@ enum URLRules {
 
     /// A url every later url rule can judge: it parses as Istio parses it and has a
     /// supported scheme. The rules for the other cases say what is wrong.
-    static func judgeable(_ input: RuleInput) -> ModuleURL? {
-        guard let url = input.url, syntaxProblem(url) == nil, schemeProblem(url) == nil else { return nil }
-        return url
-    }
+    static func judgeable(_ input: RuleInput) -> ModuleURL? { input.judgedURL }
 
     static func sha256(_ input: RuleInput) -> String { input.spec.string("sha256") ?? "" }
 
@@ -162,10 +159,7 @@ enum URLRules {
     }
 
     /// An OCI reference the later rules can judge.
-    static func parsedOCI(_ input: RuleInput) -> ModuleURL.OCIReference? {
-        guard let oci = judgeable(input)?.oci, referenceProblems(oci).isEmpty else { return nil }
-        return oci
-    }
+    static func parsedOCI(_ input: RuleInput) -> ModuleURL.OCIReference? { input.oci }
 
     /// Docker Hub by default is legal and works; say so, so nobody is surprised.
     static func ociImplicitRegistry(_ input: RuleInput, _ r: inout ValidationResult) {
