@@ -267,6 +267,29 @@ func validate(_ specText: String, namespace: String = "default", settings: Polic
         #expect(mistyped.isValid && Set(mistyped.warnings.map(\.rule)) == ["field-type"] && mistyped.warnings.count == 2)
     }
 
+    /// `//host/path` is what pilot fetches as `oci://host/path`: the registry policies apply.
+    @Test func networkPathURLsCannotBypassRegistryPolicies() throws {
+        let registries = try PolicySettings(json: ["allowedRegistries": ["ghcr.io/istio-ecosystem/"]])
+        #expect(try validate(spec(url: "//evil.example.com/basic_auth:1"), settings: registries).errors.map(\.rule) == ["url-registry"])
+        #expect(try validate(spec(url: "//ghcr.io/istio-ecosystem/basic_auth:1"), settings: registries).isValid)
+        let pinned = try PolicySettings(json: ["requireDigest": true])
+        #expect(try validate(spec(url: "//ghcr.io/istio-ecosystem/basic_auth:1"), settings: pinned).errors.map(\.rule) == ["digest-required"])
+    }
+
+    /// The messages the issue found wrong, as users read them.
+    @Test(arguments: [
+        (spec(url: "oci://stats:1.0", config: nil), "\":1.0\" after host \"stats\" is read as a port"),
+        (spec(config: rule(#"{"prefix":"/","request_methods":["GET"],"credentials":["dXNlcjrkc3M="]}"#)), "decodes to user:pass that is not UTF-8"),
+        (spec(extra: #""match":[{"ports":[{"number":80},{"number":80}]}]"#), "duplicate port 80, also in ports[0]; list each port once"),
+        (spec(url: "///opt/filters/x.wasm", config: nil), "write file:///opt/filters/x.wasm for a local file"),
+        (spec(url: "test:1.0", config: nil), "for an image write oci://REGISTRY/test:1.0"),
+    ] as [(String, String)])
+    func messagesSayWhatIsWrong(_ specText: String, _ expected: String) throws {
+        let result = try validate(specText)
+        let messages = result.errors.map(\.message) + result.warnings.map(\.message)
+        #expect(messages.contains { $0.contains(expected) }, "\(messages)")
+    }
+
     /// Rollout mode: every denial is a warning that says so, and is counted.
     @Test func enforcementWarnAdmitsAndCounts() throws {
         let settings = try PolicySettings(json: ["enforcement": "warn"])

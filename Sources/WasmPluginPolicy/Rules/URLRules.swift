@@ -112,7 +112,8 @@ enum URLRules {
 
     static func absolutePath(_ input: RuleInput, _ r: inout ValidationResult) {
         guard let url = input.url, url.shape == .absolutePath else { return }
-        r.report(url$, "a path without a scheme is fetched as an OCI image; write file://\(abbreviated(url.raw)) for a local file")
+        let path = "/" + url.raw.drop { $0 == "/" }
+        r.report(url$, "a path without a scheme is fetched as an OCI image; write file://\(abbreviated(path)) for a local file")
     }
 
     /// Pilot hands Envoy `strings.TrimPrefix(url, "file://")`: only `file:///abs` is absolute.
