@@ -72,7 +72,7 @@ if inputs.isEmpty {
 
 var settings = PolicySettings()
 settings.credentials = .base64
-let webhook = AdmissionWebhook(validator: WasmPluginValidator(settings: settings), defaulter: WasmPluginDefaulter(settings: settings))
+let webhook = AdmissionWebhook.wasmPlugins(settings: settings)
 
 print("input                      bytes  endpoint   reviews      µs/review     MB/s")
 var sink = 0

@@ -16,10 +16,11 @@ enum LogSink {
         writeAll(line)
     }
 
-    /// Appends a line to this thread's buffer (flushed by `flushThreadBuffer`, or at 32 KiB).
-    static func buffered(_ fields: JSONObject) {
+    /// Appends a line, written by `body`, to this thread's buffer (flushed by
+    /// `flushThreadBuffer`, or at 32 KiB).
+    static func bufferedLine(_ body: (inout [UInt8]) -> Void) {
         let buffer = threadBuffer()
-        JSONWriter().write(.object(fields), into: &buffer.bytes)
+        body(&buffer.bytes)
         buffer.bytes.append(UInt8(ascii: "\n"))
         if buffer.bytes.count >= 32 * 1024 { flushThreadBuffer() }
     }
@@ -46,7 +47,7 @@ enum LogSink {
         var bytes: [UInt8] = []
         var lastFlush: UInt64 = 0
         var second = -1
-        var secondText = ""
+        var secondText: [UInt8] = []
     }
 
     private static let bufferKey: pthread_key_t = {
@@ -81,6 +82,12 @@ enum LogSink {
     /// RFC 3339 UTC with milliseconds. The seconds part is formatted once per second per
     /// thread: decision lines are written on every request.
     static func timestamp() -> String {
+        var out: [UInt8] = []
+        appendTimestamp(into: &out)
+        return String(decoding: out, as: UTF8.self)
+    }
+
+    static func appendTimestamp(into out: inout [UInt8]) {
         var ts = timespec()
         clock_gettime(CLOCK_REALTIME, &ts)
         let cache = threadBuffer()
@@ -90,11 +97,15 @@ enum LogSink {
             gmtime_r(&seconds, &t)
             var buffer = [CChar](repeating: 0, count: 32)
             let n = strftime(&buffer, buffer.count, "%Y-%m-%dT%H:%M:%S.", &t)
-            cache.secondText = String(decoding: buffer[0..<n].map { UInt8(bitPattern: $0) }, as: UTF8.self)
+            cache.secondText = buffer[0..<n].map { UInt8(bitPattern: $0) }
             cache.second = Int(ts.tv_sec)
         }
+        out.append(contentsOf: cache.secondText)
         let millis = Int(ts.tv_nsec / 1_000_000)
-        return cache.secondText + (millis < 10 ? "00" : millis < 100 ? "0" : "") + String(millis) + "Z"
+        out.append(UInt8(ascii: "0") + UInt8(millis / 100))
+        out.append(UInt8(ascii: "0") + UInt8(millis / 10 % 10))
+        out.append(UInt8(ascii: "0") + UInt8(millis % 10))
+        out.append(UInt8(ascii: "Z"))
     }
 }
 
@@ -133,19 +144,46 @@ extension Logger {
 }
 
 /// The one structured line per admission decision. Never a credential: only identity,
-/// verdict and counts.
+/// verdict and counts. Written straight into the thread's log buffer: it runs on every
+/// request, and building a JSON object first cost as much as some rules.
 enum DecisionLog {
     static func write(_ outcome: ReviewOutcome, latencyNanoseconds: UInt64) {
         let r = outcome.request
-        let fields = JSONObject([
-            ("time", .string(LogSink.timestamp())), ("level", "info"), ("msg", "admission decision"),
-            ("uid", .string(r.uid)), ("kind", .string(r.kind.description)), ("namespace", .string(r.namespace)),
-            ("name", .string(r.name)), ("operation", .string(r.operation.rawValue)), ("endpoint", .string(outcome.endpoint.rawValue)),
-            ("allowed", .bool(outcome.response.allowed)), ("errors", .number(outcome.response.denial?.causes.count ?? 0)),
-            ("warnings", .number(outcome.response.warnings.count)), ("wouldDeny", .bool(outcome.response.wouldDeny > 0)),
-            ("wouldDenyErrors", .number(outcome.response.wouldDeny)), ("patchOps", .number(outcome.response.patch.count)),
-            ("dryRun", .bool(r.dryRun)), ("latencyMicros", .number(Int(latencyNanoseconds / 1000))),
-        ])
-        LogSink.buffered(fields)
+        let response = outcome.response
+        LogSink.bufferedLine { out in
+            out.append(contentsOf: #"{"time":""#.utf8)
+            LogSink.appendTimestamp(into: &out)
+            out.append(contentsOf: #"","level":"info","msg":"admission decision","uid":"#.utf8)
+            JSONWriter.writeString(r.uid, into: &out)
+            out.append(contentsOf: #","kind":"#.utf8)
+            JSONWriter.writeString(r.kind.description, into: &out)
+            out.append(contentsOf: #","namespace":"#.utf8)
+            JSONWriter.writeString(r.namespace, into: &out)
+            out.append(contentsOf: #","name":"#.utf8)
+            JSONWriter.writeString(r.name, into: &out)
+            out.append(contentsOf: #","operation":""#.utf8)
+            out.append(contentsOf: r.operation.rawValue.utf8)
+            out.append(contentsOf: #"","endpoint":""#.utf8)
+            out.append(contentsOf: outcome.endpoint.rawValue.utf8)
+            out.append(contentsOf: #"","allowed":"#.utf8)
+            out.append(contentsOf: (response.allowed ? "true" : "false").utf8)
+            appendNumber("errors", response.denial?.causes.count ?? 0, into: &out)
+            appendNumber("warnings", response.warnings.count, into: &out)
+            out.append(contentsOf: #","wouldDeny":"#.utf8)
+            out.append(contentsOf: (response.wouldDeny > 0 ? "true" : "false").utf8)
+            appendNumber("wouldDenyErrors", response.wouldDeny, into: &out)
+            appendNumber("patchOps", response.patch.count, into: &out)
+            out.append(contentsOf: #","dryRun":"#.utf8)
+            out.append(contentsOf: (r.dryRun ? "true" : "false").utf8)
+            appendNumber("latencyMicros", Int(latencyNanoseconds / 1000), into: &out)
+            out.append(UInt8(ascii: "}"))
+        }
+    }
+
+    private static func appendNumber(_ key: StaticString, _ value: Int, into out: inout [UInt8]) {
+        out.append(contentsOf: #",""#.utf8)
+        key.withUTF8Buffer { out.append(contentsOf: $0) }
+        out.append(contentsOf: #"":"#.utf8)
+        out.append(contentsOf: String(value).utf8)
     }
 }

@@ -36,6 +36,6 @@ extension WebhookEndpoint: ExpressibleByArgument {}
 
 enum WebhookFactory {
     static func make(_ settings: PolicySettings) -> AdmissionWebhook {
-        AdmissionWebhook(validator: WasmPluginValidator(settings: settings), defaulter: WasmPluginDefaulter(settings: settings))
+        AdmissionWebhook.wasmPlugins(settings: settings)
     }
 }

@@ -13,8 +13,21 @@ final class WebhookMetrics: ServerObserver, Sendable {
     /// the handful of label sets we use are looked up here instead.
     /// Loop threads hand the cached objects to each other through `Locked`, which
     /// ThreadSanitizer can follow (`Synchronization.Mutex` showed the hand-off as a race).
-    private let requestMetrics = Locked<[String: (Counter, DurationHistogram)]>([:])
-    private let decisionCounters = Locked<[String: Counter]>([:])
+    private let requestMetrics = Locked<[RequestKey: (Counter, DurationHistogram)]>([:])
+    private let decisionCounters = Locked<[DecisionKey: Counter]>([:])
+
+    /// Cache keys built without allocating: these run on every request.
+    private struct RequestKey: Hashable {
+        var endpoint: String
+        var status: Int
+    }
+
+    private struct DecisionKey: Hashable {
+        var wouldDeny: Bool
+        var endpoint: WebhookEndpoint
+        var allowed: Bool
+        var operation: Operation
+    }
 
     /// 25 µs to 2.5 s: admission work is microseconds; the tail shows queueing.
     static let latencyBuckets: [Duration] = [
@@ -56,7 +69,7 @@ final class WebhookMetrics: ServerObserver, Sendable {
 
 
     func request(endpoint: String, status: Int, nanoseconds: UInt64) {
-        let key = "\(endpoint) \(status)"
+        let key = RequestKey(endpoint: endpoint, status: status)
         let (counter, histogram) = requestMetrics.withLock { cache in
             if let hit = cache[key] { return hit }
             let labels = [("endpoint", endpoint), ("code", String(status))]
@@ -72,18 +85,23 @@ final class WebhookMetrics: ServerObserver, Sendable {
     }
 
     func decision(_ outcome: ReviewOutcome) {
-        let operation = outcome.request.operation.rawValue
-        counter(Self.decisionsName, [("webhook", outcome.endpoint.rawValue), ("allowed", String(outcome.response.allowed)), ("operation", operation)]).increment()
+        let endpoint = outcome.endpoint
+        let operation = outcome.request.operation
+        counter(DecisionKey(wouldDeny: false, endpoint: endpoint, allowed: outcome.response.allowed, operation: operation)).increment()
         if outcome.response.wouldDeny > 0 {
-            counter(Self.wouldDenyName, [("webhook", outcome.endpoint.rawValue), ("operation", operation)]).increment()
+            counter(DecisionKey(wouldDeny: true, endpoint: endpoint, allowed: true, operation: operation)).increment()
         }
     }
 
-    private func counter(_ descriptor: MetricNameDescriptor, _ labels: [(String, String)]) -> Counter {
-        let key = descriptor.metricName + " " + labels.map(\.1).joined(separator: " ")
-        return decisionCounters.withLock { cache in
+    private func counter(_ key: DecisionKey) -> Counter {
+        decisionCounters.withLock { cache in
             if let hit = cache[key] { return hit }
-            let made = registry.makeCounter(descriptor: descriptor, labels: labels)
+            let made =
+                key.wouldDeny
+                ? registry.makeCounter(descriptor: Self.wouldDenyName, labels: [("webhook", key.endpoint.rawValue), ("operation", key.operation.rawValue)])
+                : registry.makeCounter(
+                    descriptor: Self.decisionsName,
+                    labels: [("webhook", key.endpoint.rawValue), ("allowed", String(key.allowed)), ("operation", key.operation.rawValue)])
             cache[key] = made
             return made
         }

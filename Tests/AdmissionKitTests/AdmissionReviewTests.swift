@@ -135,6 +135,24 @@ private struct DemoPolicy: Validator, Defaulter {
     }
 }
 
+@Suite struct JSONReadSetTests {
+    @Test func buildsOnlyWhatIsRead() throws {
+        let text = #"{"a":{"keep":[{"x":1,"y":2}],"drop":{"deep":[1,2,3]}},"b":[1,2],"c":"s"}"#
+        let read: JSONReadSet = .members([("a", .members([("keep", .members([("x", .all)], others: .none))], others: .none)), ("c", .none)], others: .all)
+        let value = try JSONParser.parse(Array(text.utf8), reading: read)
+        #expect(value == ["a": ["keep": [["x": 1, "y": nil]], "drop": nil], "b": [1, 2], "c": nil])
+        // Skipped values are still checked for syntax, and do not count against the limit.
+        #expect(throws: JSONParseError.self) { try JSONParser.parse(Array(#"{"a":{"drop":[1,}}"#.utf8), reading: read) }
+        #expect(try JSONParser.parse(Array(#"{"a":{"drop":[1,2,3,4,5,6,7,8]}}"#.utf8), reading: read, maxValues: 3) == ["a": ["drop": nil]])
+        #expect(try JSONParser.parse(Array("[1,2]".utf8), reading: .none) == nil)
+    }
+
+    @Test func skippingPathsIsAReadSet() throws {
+        let value = try JSONParser.parse(Array(#"{"a":{"b":[1],"c":2},"d":3}"#.utf8), skipping: [["a", "b"], ["d"]])
+        #expect(value == ["a": ["b": nil, "c": 2], "d": nil])
+    }
+}
+
 @Suite struct JSONValueLimitTests {
     @Test func documentsPastTheValueLimitAreRefused() throws {
         #expect(try JSONParser.parse(Array("[1,2]".utf8), skipping: [], maxValues: 3) == [1, 2])

@@ -3,6 +3,24 @@ import Testing
 @testable import AdmissionKit
 
 @Suite struct JSONParserTests {
+    /// The word-at-a-time scan finds the same first '"', '\\' or control byte as a byte
+    /// loop, at every offset and next to every kind of byte (ASCII, UTF-8, 0x7F, 0x20).
+    @Test func wordScanAgreesWithByteScan() throws {
+        var generator = SystemRandomNumberGenerator()
+        let alphabet: [UInt8] = [0x00, 0x09, 0x1F, 0x20, 0x21, 0x22, 0x5B, 0x5C, 0x5D, 0x7E, 0x7F, 0x80, 0xA2, 0xDC, 0xE2, 0xFF, 0x61, 0x61, 0x61, 0x61]
+        for _ in 0..<20_000 {
+            let length = Int.random(in: 0...40, using: &generator)
+            let bytes = (0..<length).map { _ in Bool.random(using: &generator) ? UInt8(ascii: "a") : alphabet.randomElement(using: &generator)! }
+            let start = length == 0 ? 0 : Int.random(in: 0...length, using: &generator)
+            let expected = bytes[start...].firstIndex { $0 == 0x22 || $0 == 0x5C || $0 < 0x20 } ?? length
+            let found = bytes.withUnsafeBufferPointer { JSONParser.scanPlain($0, from: start) }
+            #expect(found == expected, "\(bytes) from \(start)")
+            let ascii = bytes.withUnsafeBufferPointer { JSONParser.isASCII($0) }
+            #expect(ascii == !bytes.contains { $0 >= 0x80 })
+            if found != expected { return }
+        }
+    }
+
     @Test func roundTripKeepsOrderAndNumberText() throws {
         let text = #"{"b":1,"a":[true,false,null,-0.5e+10,12345678901234567890],"c":{"x":"y\n\"z\u00e9"}}"#
         let value = try JSONParser.parse(text)

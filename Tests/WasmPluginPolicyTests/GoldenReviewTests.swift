@@ -17,7 +17,7 @@ import Testing
         return names.filter { $0.hasSuffix(".request.json") }.map { String($0.dropLast(".request.json".count)) }.sorted()
     }
 
-    let webhook = AdmissionWebhook(validator: WasmPluginValidator(), defaulter: WasmPluginDefaulter())
+    let webhook = AdmissionWebhook.wasmPlugins()
 
     @Test func thereAreFixtures() {
         #expect(Self.cases.count >= 40)
@@ -37,6 +37,34 @@ import Testing
         }
         let expected = try JSONParser.parse(Array(try Data(contentsOf: responseURL))).canonicalText + "\n"
         #expect(actual == expected, "response differs from \(name).response.json; re-record with RECORD_SNAPSHOTS=1 if intended")
+    }
+
+    /// The response is written straight to bytes; it must be exactly the document the JSON
+    /// tree spells, for every fixture, endpoint and version (and for rollout warnings).
+    @Test(arguments: cases)
+    func directEncodingMatchesTheTree(_ name: String) throws {
+        let body = try Data(contentsOf: Self.fixtures.appendingPathComponent(name + ".request.json"))
+        let (version, request) = try AdmissionReviewDecoder.decode(Array(body), reading: webhook.readSet)
+        let rollout = AdmissionWebhook.wasmPlugins(settings: try PolicySettings(json: ["enforcement": "warn"]))
+        for (hook, endpoint) in [(webhook, WebhookEndpoint.validate), (webhook, .mutate), (rollout, .validate)] {
+            let response = hook.decide(endpoint, request)
+            #expect(response.reviewBytes(version: version) == JSONWriter().bytes(response.review(version: version)))
+        }
+    }
+
+    /// Of a review only what the rules read is built: kubectl's annotation (a copy of the
+    /// whole object), labels, managedFields, userInfo and oldObject are not.
+    @Test func aReviewBuildsOnlyWhatTheRulesRead() throws {
+        let body = try Data(contentsOf: Self.fixtures.appendingPathComponent("validate-update.request.json"))
+        let (_, request) = try AdmissionReviewDecoder.decode(Array(body), reading: webhook.readSet)
+        let object = try #require(request.object)
+        #expect(object["metadata"]?["annotations"] == .null && object["metadata"]?["managedFields"] == .null)
+        #expect(object["metadata"]?["name"] == "basic-auth-at-gateway" && object["metadata"]?["namespace"] == "default")
+        #expect(object["spec"]?["pluginConfig"]?["basic_auth_rules"]?.arrayValue?.count == 1)
+        #expect(request.oldObject == nil)
+        // The generic decoder keeps all but managedFields.
+        let (_, generic) = try AdmissionReviewDecoder.decode(Array(body))
+        #expect(generic.object?["metadata"]?["annotations"]?.objectValue != nil && generic.oldObject != nil)
     }
 
     /// The seed scenario end to end: mutate, apply the patch, validate the result.

@@ -2,7 +2,7 @@ import AdmissionKit
 import FuzzSupport
 import WasmPluginPolicy
 
-let webhook = AdmissionWebhook(validator: WasmPluginValidator(), defaulter: WasmPluginDefaulter())
+let webhook = AdmissionWebhook.wasmPlugins()
 
 /// The whole review on arbitrary input: with the first byte even, the input is the body;
 /// odd, it is the WasmPlugin object inside a real CREATE envelope (so the rules, not only

@@ -74,9 +74,12 @@ public struct JSONWriter {
         var string = string
         string.withUTF8 { utf8 in
             var runStart = 0
-            for (i, byte) in utf8.enumerated() where byte < 0x20 || byte == 0x22 || byte == 0x5C {
+            while true {
+                let i = JSONParser.scanPlain(utf8, from: runStart)
                 out.append(contentsOf: UnsafeBufferPointer(rebasing: utf8[runStart..<i]))
+                guard i < utf8.count else { break }
                 runStart = i + 1
+                let byte = utf8[i]
                 switch byte {
                 case 0x22: out.append(contentsOf: [0x5C, 0x22])
                 case 0x5C: out.append(contentsOf: [0x5C, 0x5C])
@@ -89,7 +92,6 @@ public struct JSONWriter {
                     out.append(hexDigits[Int(byte & 0x0F)])
                 }
             }
-            out.append(contentsOf: UnsafeBufferPointer(rebasing: utf8[runStart..<utf8.count]))
         }
         out.append(UInt8(ascii: "\""))
     }

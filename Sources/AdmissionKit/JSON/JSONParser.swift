@@ -6,6 +6,49 @@ public struct JSONParseError: Error, Equatable, CustomStringConvertible, Sendabl
     public var description: String { "invalid JSON at byte \(offset): \(reason)" }
 }
 
+/// Which parts of a document to build. Parts not built are checked for syntax only and
+/// come out as `null` (their keys stay): building and freeing a tree is most of what a
+/// review costs, and a review reads little of the AdmissionReview it is sent.
+public indirect enum JSONReadSet: Sendable {
+    /// Build everything below.
+    case all
+    /// Check the syntax, build nothing: the value is `null`.
+    case none
+    /// In an object, each listed member follows its own set and the others follow
+    /// `others`; in an array, every element follows this same set.
+    case members([(key: String, read: JSONReadSet)], others: JSONReadSet)
+
+    /// Everything except the values at `paths` (member keys from the root).
+    public static func skipping(_ paths: [[String]]) -> JSONReadSet {
+        var set = JSONReadSet.all
+        for path in paths where !path.isEmpty { set = set.adding(skip: path[...]) }
+        return set
+    }
+
+    private func adding(skip path: ArraySlice<String>) -> JSONReadSet {
+        guard let key = path.first else { return .none }
+        switch self {
+        case .none: return .none
+        case .all: return .members([(key, JSONReadSet.all.adding(skip: path.dropFirst()))], others: .all)
+        case .members(var members, let others):
+            if let i = members.firstIndex(where: { $0.key == key }) {
+                members[i].read = members[i].read.adding(skip: path.dropFirst())
+            } else {
+                members.append((key, others.adding(skip: path.dropFirst())))
+            }
+            return .members(members, others: others)
+        }
+    }
+
+    /// The set for member `key` of an object read with this set.
+    @inline(__always)
+    func member(_ key: String) -> JSONReadSet {
+        guard case .members(let members, let others) = self else { return self }
+        for member in members where member.key == key { return member.read }
+        return others
+    }
+}
+
 /// A strict RFC 8259 parser over bytes: UTF-8 validated, no trailing garbage, and a nesting
 /// limit so that a hostile 100,000-deep body is an error instead of a stack overflow.
 public struct JSONParser {
@@ -19,21 +62,17 @@ public struct JSONParser {
     private let bytes: UnsafeBufferPointer<UInt8>
     private var index = 0
     private let maxDepth: Int
-    /// Member paths (from the root) whose values are checked for syntax but not built:
-    /// they come out as `null`. Building and freeing a tree is most of a review's cost.
-    private let skipPaths: [[String]]
-    private let skipDepth: Int
-    private var keyPath: [String] = []
+    /// What to build (`JSONReadSet`).
+    private let readSet: JSONReadSet
     /// Values built so far, and the most that may be built: the tree costs about 30 bytes
     /// a value beyond its text, so `[0,0,…]` grows 15-fold in memory without this bound.
     private var builtValues = 0
     private let maxValues: Int
 
-    private init(bytes: UnsafeBufferPointer<UInt8>, maxDepth: Int, skipPaths: [[String]] = [], maxValues: Int = unlimitedValues) {
+    private init(bytes: UnsafeBufferPointer<UInt8>, maxDepth: Int, readSet: JSONReadSet = .all, maxValues: Int = unlimitedValues) {
         self.bytes = bytes
         self.maxDepth = maxDepth
-        self.skipPaths = skipPaths
-        self.skipDepth = skipPaths.map(\.count).max() ?? 0
+        self.readSet = readSet
         self.maxValues = maxValues
     }
 
@@ -42,8 +81,16 @@ public struct JSONParser {
     public static func parse(
         _ bytes: [UInt8], skipping skipPaths: [[String]], maxDepth: Int = defaultMaxDepth, maxValues: Int = unlimitedValues
     ) throws(JSONParseError) -> JSON {
+        try parse(bytes, reading: .skipping(skipPaths), maxDepth: maxDepth, maxValues: maxValues)
+    }
+
+    /// Parses, building only what `readSet` asks for, and refusing documents that would
+    /// build more than `maxValues` values.
+    public static func parse(
+        _ bytes: [UInt8], reading readSet: JSONReadSet, maxDepth: Int = defaultMaxDepth, maxValues: Int = unlimitedValues
+    ) throws(JSONParseError) -> JSON {
         try bytes.withUnsafeBufferPointer { buffer in
-            var parser = JSONParser(bytes: buffer, maxDepth: maxDepth, skipPaths: skipPaths, maxValues: maxValues)
+            var parser = JSONParser(bytes: buffer, maxDepth: maxDepth, readSet: readSet, maxValues: maxValues)
             return parser.parseDocument()
         }.get()
     }
@@ -68,7 +115,13 @@ public struct JSONParser {
     private mutating func parseDocument() -> Result<JSON, JSONParseError> {
         do throws(JSONParseError) {
             skipWhitespace()
-            let value = try parseValue(depth: 0)
+            let value: JSON
+            if case .none = readSet {
+                try skipValue(depth: 0)
+                value = .null
+            } else {
+                value = try parseValue(depth: 0, read: readSet)
+            }
             skipWhitespace()
             if index != bytes.count {
                 throw error("unexpected data after the JSON value")
@@ -119,23 +172,69 @@ public struct JSONParser {
             try skipString()
         default:
             let built = builtValues
-            _ = try parseValue(depth: depth)  // scalars are cheap to build, and dropped at once
+            _ = try parseValue(depth: depth, read: .all)  // scalars are cheap to build, and dropped at once
             builtValues = built
         }
     }
 
     private mutating func skipString() throws(JSONParseError) {
         index += 1
-        while index < bytes.count {
+        while true {
+            index = Self.scanPlain(bytes, from: index)
+            guard index < bytes.count else { throw error("unterminated string") }
             let b = bytes[index]
             if b == UInt8(ascii: "\"") {
                 index += 1
                 return
             }
             if b < 0x20 { throw error("control character in a string") }
-            index += b == UInt8(ascii: "\\") ? 2 : 1
+            index += 2  // a backslash and the byte it escapes (a \u's digits are plain)
         }
-        throw error("unterminated string")
+    }
+
+    @inline(__always)
+    static func isASCII(_ bytes: UnsafeBufferPointer<UInt8>) -> Bool {
+        guard let base = bytes.baseAddress else { return true }
+        var i = 0
+        var high: UInt64 = 0
+        while i + 8 <= bytes.count {
+            high |= UnsafeRawPointer(base + i).loadUnaligned(as: UInt64.self)
+            i += 8
+        }
+        while i < bytes.count {
+            high |= UInt64(base[i])
+            i += 1
+        }
+        return high & 0x8080_8080_8080_8080 == 0
+    }
+
+    /// The index of the first '"', '\\' or control byte at or after `start` (or the end),
+    /// eight bytes at a time: strings are most of a review's bytes, and the bytes skipped
+    /// (managedFields, annotations) are mostly strings.
+    @inline(__always)
+    static func scanPlain(_ bytes: UnsafeBufferPointer<UInt8>, from start: Int) -> Int {
+        var i = start
+        let count = bytes.count
+        guard let base = bytes.baseAddress else { return count }
+        let ones: UInt64 = 0x0101_0101_0101_0101
+        let highs: UInt64 = 0x8080_8080_8080_8080
+        while i + 8 <= count {
+            let word = UInt64(littleEndian: UnsafeRawPointer(base + i).loadUnaligned(as: UInt64.self))
+            // A byte is zero in `x` exactly where it matched: the classic has-zero-byte test,
+            // and has-less-than-0x20 for control bytes (exact for bytes < 0x80; a byte ≥ 0x80
+            // never sets a bit in the last term).
+            let quote = word ^ (ones &* 0x22)
+            let slash = word ^ (ones &* 0x5C)
+            let hits = ((quote &- ones) & ~quote | (slash &- ones) & ~slash | (word &- ones &* 0x20) & ~word) & highs
+            if hits != 0 { return i + hits.trailingZeroBitCount / 8 }
+            i += 8
+        }
+        while i < count {
+            let b = base[i]
+            if b == UInt8(ascii: "\"") || b == UInt8(ascii: "\\") || b < 0x20 { return i }
+            i += 1
+        }
+        return count
     }
 
     private func error(_ reason: String) -> JSONParseError {
@@ -151,13 +250,13 @@ public struct JSONParser {
         }
     }
 
-    private mutating func parseValue(depth: Int) throws(JSONParseError) -> JSON {
+    private mutating func parseValue(depth: Int, read: JSONReadSet) throws(JSONParseError) -> JSON {
         guard index < bytes.count else { throw error("unexpected end of input") }
         builtValues += 1
         guard builtValues <= maxValues else { throw error("more than \(maxValues) JSON values") }
         switch bytes[index] {
-        case UInt8(ascii: "{"): return try parseObject(depth: depth + 1)
-        case UInt8(ascii: "["): return try parseArray(depth: depth + 1)
+        case UInt8(ascii: "{"): return try parseObject(depth: depth + 1, read: read)
+        case UInt8(ascii: "["): return try parseArray(depth: depth + 1, read: read)
         case UInt8(ascii: "\""): return .string(try parseString())
         case UInt8(ascii: "t"): try expectLiteral("true"); return .bool(true)
         case UInt8(ascii: "f"): try expectLiteral("false"); return .bool(false)
@@ -177,7 +276,7 @@ public struct JSONParser {
         index += count
     }
 
-    private mutating func parseObject(depth: Int) throws(JSONParseError) -> JSON {
+    private mutating func parseObject(depth: Int, read: JSONReadSet) throws(JSONParseError) -> JSON {
         guard depth <= maxDepth else { throw error("nesting deeper than \(maxDepth) levels") }
         index += 1
         var members: [(key: String, value: JSON)] = []
@@ -196,17 +295,12 @@ public struct JSONParser {
             guard index < bytes.count, bytes[index] == UInt8(ascii: ":") else { throw error("expected ':' after an object key") }
             index += 1
             skipWhitespace()
-            if keyPath.count < skipDepth {
-                keyPath.append(key)
-                defer { keyPath.removeLast() }
-                if skipPaths.contains(keyPath) {
-                    try skipValue(depth: depth)
-                    members.append((key, .null))
-                } else {
-                    members.append((key, try parseValue(depth: depth)))
-                }
+            let memberRead = read.member(key)
+            if case .none = memberRead {
+                try skipValue(depth: depth)
+                members.append((key, .null))
             } else {
-                members.append((key, try parseValue(depth: depth)))
+                members.append((key, try parseValue(depth: depth, read: memberRead)))
             }
             skipWhitespace()
             guard index < bytes.count else { throw error("unexpected end of input in an object") }
@@ -221,7 +315,7 @@ public struct JSONParser {
         }
     }
 
-    private mutating func parseArray(depth: Int) throws(JSONParseError) -> JSON {
+    private mutating func parseArray(depth: Int, read: JSONReadSet) throws(JSONParseError) -> JSON {
         guard depth <= maxDepth else { throw error("nesting deeper than \(maxDepth) levels") }
         index += 1
         var elements: [JSON] = []
@@ -232,7 +326,7 @@ public struct JSONParser {
         }
         while true {
             skipWhitespace()
-            elements.append(try parseValue(depth: depth))
+            elements.append(try parseValue(depth: depth, read: read))
             skipWhitespace()
             guard index < bytes.count else { throw error("unexpected end of input in an array") }
             if bytes[index] == UInt8(ascii: ",") {
@@ -276,28 +370,22 @@ public struct JSONParser {
         let start = index
         // Fast path: no escapes, so the bytes are the string once validated as UTF-8.
         // Kubernetes strings are nearly always ASCII, which needs no validation pass.
-        var ascii = true
-        while index < bytes.count {
-            let byte = bytes[index]
-            if byte == UInt8(ascii: "\"") {
-                let slice = UnsafeBufferPointer(rebasing: bytes[start..<index])
-                let string: String
-                if ascii {
-                    string = String(decoding: slice, as: UTF8.self)
-                } else {
-                    guard let valid = String(validating: slice, as: UTF8.self) else {
-                        throw JSONParseError(offset: start, reason: "string is not valid UTF-8")
-                    }
-                    string = valid
+        index = Self.scanPlain(bytes, from: index)
+        if index < bytes.count, bytes[index] == UInt8(ascii: "\"") {
+            let slice = UnsafeBufferPointer(rebasing: bytes[start..<index])
+            let string: String
+            if Self.isASCII(slice) {
+                string = String(decoding: slice, as: UTF8.self)
+            } else {
+                guard let valid = String(validating: slice, as: UTF8.self) else {
+                    throw JSONParseError(offset: start, reason: "string is not valid UTF-8")
                 }
-                index += 1
-                return string
+                string = valid
             }
-            if byte >= 0x80 { ascii = false }
-            if byte == UInt8(ascii: "\\") { break }
-            if byte < 0x20 { throw error("control character in a string") }
             index += 1
+            return string
         }
+        if index < bytes.count, bytes[index] < 0x20 { throw error("control character in a string") }
         guard index < bytes.count else { throw error("unterminated string") }
         return try parseEscapedString(from: start)
     }

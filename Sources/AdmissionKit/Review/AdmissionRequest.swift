@@ -22,8 +22,9 @@ public enum Operation: String, Sendable {
     case create = "CREATE", update = "UPDATE", delete = "DELETE", connect = "CONNECT"
 }
 
-/// The parts of `request` a webhook acts on. `object`/`oldObject` stay raw JSON: rules read
-/// them field by field so that a wrong type anywhere is a field error, never a decode failure.
+/// The parts of `request` a webhook acts on. `object` stays raw JSON: rules read it field by
+/// field so that a wrong type anywhere is a field error, never a decode failure. Decoded
+/// from a body, only what the webhook's rules read is built (`AdmissionWebhook.readSet`).
 public struct AdmissionRequest: Sendable {
     public var uid: String
     public var kind: GroupVersionKind
@@ -64,17 +65,29 @@ public struct AdmissionDecodeError: Error, Equatable, CustomStringConvertible, S
 }
 
 public enum AdmissionReviewDecoder {
-    /// Server-side bookkeeping that no admission rule reads: checked for syntax, not built,
-    /// and `null` in `AdmissionRequest.object`/`oldObject`. (A typical object's
-    /// managedFields hold more JSON nodes than the rest of it.)
-    public static let unreadPaths: [[String]] = [
-        ["request", "object", "metadata", "managedFields"],
-        ["request", "oldObject", "metadata", "managedFields"],
-        ["request", "userInfo"],
-    ]
+    /// What a review reads of an AdmissionReview: the envelope and the request's identity
+    /// fields, `object` as `object` says, `oldObject` as `oldObject` says. Never built:
+    /// `userInfo`, `options`, the resource kinds, and `metadata.managedFields` (a typical
+    /// object's managedFields hold more JSON than the rest of it). What is not built is
+    /// checked for syntax and comes out `null` (keys kept); a skipped `oldObject` is nil.
+    public static func readSet(object: JSONReadSet = genericObject, oldObject: JSONReadSet = genericObject) -> JSONReadSet {
+        .members(
+            [
+                (
+                    "request",
+                    .members(
+                        [
+                            ("object", object), ("oldObject", oldObject), ("userInfo", .none), ("options", .none), ("resource", .none),
+                            ("requestKind", .none), ("requestResource", .none),
+                        ], others: .all)
+                )
+            ], others: .all)
+    }
 
-    /// The most JSON values one review may build (managedFields and userInfo, skipped, do
-    /// not count). A WasmPlugin with a large basic_auth config has a few thousand values;
+    /// Any object: everything but `metadata.managedFields`.
+    public static let genericObject: JSONReadSet = .members([("metadata", .members([("managedFields", .none)], others: .all))], others: .all)
+
+    /// The most JSON values one review may build (the parts not read do not count). A WasmPlugin with a large basic_auth config has a few thousand values;
     /// 500,000 still admit 200,000 credentials (object and oldObject of an update), and
     /// bound the tree to about 28 MB whatever the body: measured, a value costs 27 bytes
     /// in `[0,0,…]` and 55 in `[{"a":1},…]`, so an 8 MiB `[0,0,…]` would build 4 million
@@ -90,11 +103,11 @@ public enum AdmissionReviewDecoder {
 
     /// Decodes the envelope and the request fields, checking each one's type so that the
     /// error says exactly which field was wrong.
-    public static func decode(_ body: [UInt8]) throws(AdmissionDecodeError) -> (AdmissionVersion, AdmissionRequest) {
+    public static func decode(_ body: [UInt8], reading readSet: JSONReadSet = readSet()) throws(AdmissionDecodeError) -> (AdmissionVersion, AdmissionRequest) {
         if body.isEmpty { throw AdmissionDecodeError("empty body: expected an AdmissionReview JSON object") }
         let json: JSON
         do {
-            json = try JSONParser.parse(body, skipping: unreadPaths, maxValues: maxValues)
+            json = try JSONParser.parse(body, reading: readSet, maxValues: maxValues)
         } catch {
             throw AdmissionDecodeError("body is not valid JSON: \(error)")
         }

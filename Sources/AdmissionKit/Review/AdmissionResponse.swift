@@ -35,6 +35,74 @@ public struct AdmissionResponse: Sendable {
             denial: Denial(message: message, causes: errors, kind: request.kind, name: request.name))
     }
 
+    /// The response AdmissionReview, written straight to bytes (every request writes one;
+    /// no JSON tree is built). The same document as `review(version:)`, key for key.
+    public func reviewBytes(version: AdmissionVersion) -> [UInt8] {
+        var out: [UInt8] = []
+        out.reserveCapacity(denial == nil && patch.isEmpty ? 160 : 1024)
+        func key(_ name: StaticString) {
+            out.append(UInt8(ascii: "\""))
+            name.withUTF8Buffer { out.append(contentsOf: $0) }
+            out.append(contentsOf: #"":"#.utf8)
+        }
+        func string(_ value: String) { JSONWriter.writeString(value, into: &out) }
+        out.append(contentsOf: #"{"apiVersion":"#.utf8)
+        string(version.rawValue)
+        out.append(contentsOf: #","kind":"AdmissionReview","response":{"uid":"#.utf8)
+        string(uid)
+        out.append(contentsOf: (allowed ? #","allowed":true"# : #","allowed":false"#).utf8)
+        if let denial {
+            out.append(contentsOf: #","status":{"metadata":{},"status":"Failure","message":"#.utf8)
+            string(denial.message)
+            out.append(contentsOf: #","reason":"Invalid","details":{"#.utf8)
+            if !denial.name.isEmpty {
+                key("name")
+                string(denial.name)
+                out.append(UInt8(ascii: ","))
+            }
+            key("group")
+            string(denial.kind.group)
+            out.append(contentsOf: #","kind":"#.utf8)
+            string(denial.kind.kind)
+            out.append(contentsOf: #","causes":["#.utf8)
+            for (i, cause) in denial.causes.enumerated() {
+                out.append(contentsOf: (i == 0 ? #"{"reason":""# : #",{"reason":""#).utf8)
+                out.append(contentsOf: cause.kind.rawValue.utf8)
+                out.append(contentsOf: #"","message":"#.utf8)
+                string(cause.message)
+                out.append(contentsOf: #","field":"#.utf8)
+                string(cause.path.description)
+                out.append(UInt8(ascii: "}"))
+            }
+            out.append(contentsOf: #"]},"code":422}"#.utf8)
+        }
+        if !patch.isEmpty {
+            out.append(contentsOf: #","patchType":"JSONPatch","patch":""#.utf8)
+            out.append(contentsOf: Base64.encode(JSONWriter().bytes(.array(patch.map(\.json)))).utf8)
+            out.append(UInt8(ascii: "\""))
+        }
+        if !warnings.isEmpty {
+            out.append(contentsOf: #","warnings":["#.utf8)
+            for (i, warning) in warnings.enumerated() {
+                if i > 0 { out.append(UInt8(ascii: ",")) }
+                string(warning)
+            }
+            out.append(UInt8(ascii: "]"))
+        }
+        if !auditAnnotations.isEmpty {
+            out.append(contentsOf: #","auditAnnotations":{"#.utf8)
+            for (i, annotation) in auditAnnotations.enumerated() {
+                if i > 0 { out.append(UInt8(ascii: ",")) }
+                string(annotation.key)
+                out.append(UInt8(ascii: ":"))
+                string(annotation.value)
+            }
+            out.append(UInt8(ascii: "}"))
+        }
+        out.append(contentsOf: "}}".utf8)
+        return out
+    }
+
     /// Strict envelope rules of the apiserver: apiVersion + kind always; patch and
     /// patchType together or not at all; a validating reply never carries them.
     public func review(version: AdmissionVersion) -> JSON {

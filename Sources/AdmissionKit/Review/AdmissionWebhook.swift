@@ -43,18 +43,21 @@ public struct ReviewOutcome: Sendable {
 public struct AdmissionWebhook: Sendable {
     public var validator: any Validator
     public var defaulter: any Defaulter
+    /// What the rules read of a review; the rest is checked for syntax, not built.
+    public var readSet: JSONReadSet
 
-    public init(validator: any Validator, defaulter: any Defaulter) {
+    public init(validator: any Validator, defaulter: any Defaulter, readSet: JSONReadSet = AdmissionReviewDecoder.readSet()) {
         self.validator = validator
         self.defaulter = defaulter
+        self.readSet = readSet
     }
 
     public func review(_ endpoint: WebhookEndpoint, body: [UInt8]) throws(AdmissionDecodeError) -> ReviewOutcome {
-        let (version, request) = try AdmissionReviewDecoder.decode(body)
+        let (version, request) = try AdmissionReviewDecoder.decode(body, reading: readSet)
         let response = decide(endpoint, request)
         return ReviewOutcome(
             version: version, request: request, response: response, endpoint: endpoint,
-            body: JSONWriter().bytes(response.review(version: version)))
+            body: response.reviewBytes(version: version))
     }
 
     public func decide(_ endpoint: WebhookEndpoint, _ request: AdmissionRequest) -> AdmissionResponse {

@@ -23,9 +23,22 @@ public struct ModuleURL: Sendable, Equatable {
     public let raw: String
     public let shape: Shape
 
+    /// The parts every rule reads, worked out once (a review reads them dozens of times).
+    public let reference: Substring
+    public let authority: Substring
+    public let host: Substring
+    public let oci: OCIReference?
+    public let moduleName: String
+
     public init(_ raw: String) {
         self.raw = raw
-        self.shape = ModuleURL.classify(raw)
+        let shape = ModuleURL.classify(raw)
+        self.shape = shape
+        reference = Self.reference(raw, shape)
+        authority = Self.authority(reference)
+        host = Self.host(authority)
+        oci = Self.oci(reference, shape)
+        moduleName = Self.moduleName(reference, isOCI: oci != nil)
     }
 
     /// The scheme lowercased, or nil when there is none.
@@ -44,7 +57,7 @@ public struct ModuleURL: Sendable, Equatable {
     }
 
     /// The text after `scheme://` (or the whole string when there is no scheme).
-    public var reference: Substring {
+    private static func reference(_ raw: String, _ shape: Shape) -> Substring {
         if case .scheme(let s) = shape {
             let rest = raw.utf8.dropFirst(s.utf8.count + 1)
             let afterSlashes = rest.starts(with: "//".utf8) ? rest.dropFirst(2) : rest
@@ -56,15 +69,13 @@ public struct ModuleURL: Sendable, Equatable {
 
     /// `host[:port]` of the url, without userinfo. (All scanning is on UTF-8 bytes:
     /// grapheme-level Character operations cost more than the rest of a review.)
-    public var authority: Substring {
-        let ref = reference
+    private static func authority(_ ref: Substring) -> Substring {
         var a = ref[..<(ref.utf8.firstIndex { $0 == slash || $0 == question || $0 == hash } ?? ref.endIndex)]
         if let at = a.utf8.lastIndex(of: UInt8(ascii: "@")) { a = a[a.utf8.index(after: at)...] }
         return a
     }
 
-    public var host: Substring {
-        let a = authority
+    private static func host(_ a: Substring) -> Substring {
         if a.utf8.first == UInt8(ascii: "[") {
             let end = a.utf8.firstIndex(of: UInt8(ascii: "]")) ?? a.endIndex
             return a[a.utf8.index(after: a.startIndex)..<end]
@@ -104,8 +115,12 @@ public struct ModuleURL: Sendable, Equatable {
     }
 
     /// For OCI urls (written or implied): the reference the agent fetches.
-    public var oci: OCIReference? {
-        guard effectiveScheme == "oci" else { return nil }
+    private static func oci(_ reference: Substring, _ shape: Shape) -> OCIReference? {
+        switch shape {
+        case .scheme(let s) where s.lowercased() == "oci": break
+        case .noScheme, .registryHostPort, .networkPath: break
+        default: return nil
+        }
         var base = reference
         var digest: Substring?
         if let at = base.utf8.firstIndex(of: UInt8(ascii: "@")) {
@@ -131,12 +146,11 @@ public struct ModuleURL: Sendable, Equatable {
 
     /// The module's name: last path segment without tag, digest or `.wasm`
     /// (`.../basic_auth:1.12.0` → `basic_auth`), used for per-module defaults and rules.
-    public var moduleName: String {
-        let ref = reference
+    private static func moduleName(_ ref: Substring, isOCI: Bool) -> String {
         var path = ref[..<(ref.utf8.firstIndex { $0 == question || $0 == hash || $0 == UInt8(ascii: "@") } ?? ref.endIndex)]
         while path.utf8.last == slash { path = path.dropLast() }
         var last = path[(path.utf8.lastIndex(of: slash).map { path.utf8.index(after: $0) } ?? path.startIndex)...]
-        if effectiveScheme == "oci", let c = last.utf8.lastIndex(of: colon) { last = last[..<c] }
+        if isOCI, let c = last.utf8.lastIndex(of: colon) { last = last[..<c] }
         if last.utf8.count > 5, last.utf8.suffix(5).elementsEqual(".wasm".utf8) { last = last.dropLast(5) }
         return String(last)
     }
