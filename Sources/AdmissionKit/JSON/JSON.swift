@@ -77,10 +77,20 @@ public struct JSONObject: Sendable, Equatable {
     /// The last member with this key wins, as in Go's encoding/json.
     public subscript(key: String) -> JSON? {
         get {
-            for member in members.reversed() where member.key == key {
-                return member.value
+            // By index from the end, comparing keys in place: iterating `reversed()` copied
+            // each member (retaining its key and value) and rules look up fields thousands
+            // of times per second.
+            // Lengths first: a String `==` that fails goes through Unicode-equivalence
+            // checks out of line, and most keys compared are not the one looked for.
+            let length = key.utf8.count
+            return members.withUnsafeBufferPointer { buffer in
+                var i = buffer.count
+                while i > 0 {
+                    i -= 1
+                    if buffer[i].key.utf8.count == length, buffer[i].key == key { return buffer[i].value }
+                }
+                return nil
             }
-            return nil
         }
         set {
             if let index = members.lastIndex(where: { $0.key == key }) {
@@ -96,7 +106,8 @@ public struct JSONObject: Sendable, Equatable {
     }
 
     public func has(_ key: String) -> Bool {
-        members.contains { $0.key == key }
+        let length = key.utf8.count
+        return members.withUnsafeBufferPointer { buffer in buffer.contains { $0.key.utf8.count == length && $0.key == key } }
     }
 
     public static func == (lhs: JSONObject, rhs: JSONObject) -> Bool {
