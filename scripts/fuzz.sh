@@ -21,8 +21,9 @@ for target in "${targets[@]}"; do
   # A failed build must stop the run: fuzzing an old binary would report a false all-clear.
   status=0
   swift build --package-path Fuzz --product "$target" "${flags[@]}" >"$work/build.log" 2>&1 || status=$?
-  if ((status != 0)) && grep -q "missing inputs" "$work/build.log"; then
-    # SwiftPM keeps a removed source of the path dependency in its build description.
+  if ((status != 0)); then
+    # SwiftPM keeps the path dependency's old list of sources in its build description:
+    # a source added or removed there fails the build until the description is rebuilt.
     rm -f Fuzz/.build/*/debug/description.json
     status=0
     swift build --package-path Fuzz --product "$target" "${flags[@]}" >"$work/build.log" 2>&1 || status=$?
