@@ -5,12 +5,6 @@
 public enum Base64 {
     private static let alphabet = Array("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/".utf8)
 
-    private static let decodeTable: [UInt8] = {
-        var table = [UInt8](repeating: 0xFF, count: 256)
-        for (i, c) in alphabet.enumerated() { table[Int(c)] = UInt8(i) }
-        return table
-    }()
-
     public static func encode(_ bytes: some Sequence<UInt8>) -> String {
         let input = Array(bytes)
         var out = [UInt8]()
@@ -39,30 +33,57 @@ public enum Base64 {
     /// standard alphabet, a length ≡ 1 (mod 4) and non-zero trailing bits — the same
     /// acceptance as the basic_auth plugin's `decodeWithoutPadding`. Nil when rejected.
     public static func decodeLenient(_ text: String) -> [UInt8]? {
-        var chars = Array(text.utf8)
+        var text = text
+        return text.withUTF8 { input in
+            var out = [UInt8](repeating: 0, count: input.count * 3 / 4 + 1)
+            let n = out.withUnsafeMutableBufferPointer { decodeLenient(input, into: $0) }
+            guard let n else { return nil }
+            out.removeSubrange(n...)
+            return out
+        }
+    }
+
+    /// `decodeLenient` without allocating: decodes `input` into `out` (at least
+    /// `input.count * 3 / 4` bytes) and returns the decoded length. Runs once per basic_auth
+    /// credential, and configs hold thousands.
+    public static func decodeLenient(_ input: UnsafeBufferPointer<UInt8>, into out: UnsafeMutableBufferPointer<UInt8>) -> Int? {
+        var count = input.count
         var padding = 0
-        while padding < 2, chars.last == UInt8(ascii: "=") {
-            chars.removeLast()
+        while padding < 2, count > 0, input[count - 1] == UInt8(ascii: "=") {
+            count -= 1
             padding += 1
         }
-        guard !chars.isEmpty, chars.count % 4 != 1 else { return nil }
-        var out = [UInt8]()
-        out.reserveCapacity(chars.count * 3 / 4)
+        guard count > 0, count % 4 != 1 else { return nil }
+        var written = 0
         var buffer: UInt32 = 0
         var bits = 0
-        for c in chars {
-            let v = decodeTable[Int(c)]
-            guard v != 0xFF else { return nil }
+        for i in 0..<count {
+            guard let v = value(input[i]) else { return nil }
             buffer = buffer << 6 | UInt32(v)
             bits += 6
             if bits >= 8 {
                 bits -= 8
-                out.append(UInt8(truncatingIfNeeded: buffer >> UInt32(bits)))
+                out[written] = UInt8(truncatingIfNeeded: buffer >> UInt32(bits))
+                written += 1
             }
         }
         // Leftover bits must be zero, or a different string would encode the same bytes.
         guard buffer & ((1 << UInt32(bits)) - 1) == 0 else { return nil }
-        return out
+        return written
+    }
+
+    /// The 6-bit value of a standard-alphabet character (arithmetic: a lookup table is a
+    /// lazily initialised global, checked on every access).
+    @inline(__always)
+    private static func value(_ c: UInt8) -> UInt8? {
+        switch c {
+        case UInt8(ascii: "A")...UInt8(ascii: "Z"): c - UInt8(ascii: "A")
+        case UInt8(ascii: "a")...UInt8(ascii: "z"): c - UInt8(ascii: "a") + 26
+        case UInt8(ascii: "0")...UInt8(ascii: "9"): c - UInt8(ascii: "0") + 52
+        case UInt8(ascii: "+"): 62
+        case UInt8(ascii: "/"): 63
+        default: nil
+        }
     }
 
     /// Decodes only the canonical padded encoding: `encode(decode(s)) == s`.

@@ -84,20 +84,21 @@ enum HTTP1Parser {
         return nil
     }
 
-    private static func splitLines(_ head: UnsafeBufferPointer<UInt8>) -> [ArraySlice<UInt8>] {
-        var lines: [ArraySlice<UInt8>] = []
-        let bytes = Array(head)
+    /// Lines of the head as slices of the connection's buffer (no copy of the head).
+    private static func splitLines(_ head: UnsafeBufferPointer<UInt8>) -> [Slice<UnsafeBufferPointer<UInt8>>] {
+        var lines: [Slice<UnsafeBufferPointer<UInt8>>] = []
+        lines.reserveCapacity(16)
         var start = 0
-        for (i, b) in bytes.enumerated() where b == 0x0A {
+        for i in 0..<head.count where head[i] == 0x0A {
             var end = i
-            if end > start, bytes[end - 1] == 0x0D { end -= 1 }
-            lines.append(bytes[start..<end])
+            if end > start, head[end - 1] == 0x0D { end -= 1 }
+            lines.append(head[start..<end])
             start = i + 1
         }
         return lines
     }
 
-    private static func parseRequestLine(_ line: ArraySlice<UInt8>) -> Swift.Result<(String, String, Int), HTTP1Error> {
+    private static func parseRequestLine(_ line: Slice<UnsafeBufferPointer<UInt8>>) -> Swift.Result<(String, String, Int), HTTP1Error> {
         let parts = line.split(separator: 0x20, omittingEmptySubsequences: false)
         guard parts.count == 3, !parts[0].isEmpty, !parts[1].isEmpty else {
             return .failure(HTTP1Error(status: 400, message: "malformed request line"))
@@ -115,7 +116,7 @@ enum HTTP1Parser {
             return .failure(HTTP1Error(status: 505, message: "only HTTP/1.0 and HTTP/1.1 are supported on this connection"))
         }
         let method = String(decoding: parts[0], as: UTF8.self)
-        guard let target = String(validating: originForm(parts[1]), as: UTF8.self) else {
+        guard let target = String(validating: originForm(ArraySlice(parts[1])), as: UTF8.self) else {
             return .failure(HTTP1Error(status: 400, message: "request target is not UTF-8"))
         }
         return .success((method, target, version[7] == UInt8(ascii: "0") ? 0 : 1))
@@ -136,7 +137,7 @@ enum HTTP1Parser {
         return target
     }
 
-    private static func parseHeaderLine(_ line: ArraySlice<UInt8>) -> Swift.Result<(name: String, value: String), HTTP1Error> {
+    private static func parseHeaderLine(_ line: Slice<UnsafeBufferPointer<UInt8>>) -> Swift.Result<(name: String, value: String), HTTP1Error> {
         guard let first = line.first, first != 0x20, first != 0x09 else {
             return .failure(HTTP1Error(status: 400, message: "obsolete header line folding is not accepted"))
         }

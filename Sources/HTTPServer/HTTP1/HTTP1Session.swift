@@ -222,19 +222,52 @@ struct HTTP1Session: Sendable {
     /// Serializes a response head and body.
     static func serialize(_ response: HTTPResponse, keepAlive: Bool, date: String, headOnly: Bool = false) -> [UInt8] {
         var out: [UInt8] = []
-        out.reserveCapacity(160 + response.body.count)
-        out += "HTTP/1.1 \(response.status) \(HTTPStatus.reason(response.status))\r\n".utf8
+        serialize(response, keepAlive: keepAlive, date: date, headOnly: headOnly, into: &out)
+        return out
+    }
+
+    /// Appends the response to `out`, the connection's output buffer: no intermediate
+    /// array and no interpolated strings (this runs once per request).
+    static func serialize(_ response: HTTPResponse, keepAlive: Bool, date: String, headOnly: Bool = false, into out: inout [UInt8]) {
+        out.reserveCapacity(out.count + 160 + response.body.count)
+        out += "HTTP/1.1 ".utf8
+        appendDecimal(response.status, to: &out)
+        out.append(UInt8(ascii: " "))
+        out += HTTPStatus.reason(response.status).utf8
+        out += "\r\n".utf8
         for (name, value) in response.headers {
             out += name.utf8
             out += ": ".utf8
             out += value.utf8
             out += "\r\n".utf8
         }
-        out += "content-length: \(response.body.count)\r\ndate: \(date)\r\n".utf8
+        out += "content-length: ".utf8
+        appendDecimal(response.body.count, to: &out)
+        out += "\r\ndate: ".utf8
+        out += date.utf8
+        out += "\r\n".utf8
         if !keepAlive { out += "connection: close\r\n".utf8 }
         out += "\r\n".utf8
         if !headOnly { out += response.body }
-        return out
+    }
+
+    private static func appendDecimal(_ value: Int, to out: inout [UInt8]) {
+        guard value > 0 else {
+            out.append(UInt8(ascii: "0"))
+            return
+        }
+        var digits: (UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8) =
+            (0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0)
+        var n = value
+        var count = 0
+        withUnsafeMutableBytes(of: &digits) { buffer in
+            while n > 0 {
+                buffer[count] = UInt8(ascii: "0") + UInt8(n % 10)
+                n /= 10
+                count += 1
+            }
+            for i in stride(from: count - 1, through: 0, by: -1) { out.append(buffer[i]) }
+        }
     }
 
     static let continueResponse = Array("HTTP/1.1 100 Continue\r\n\r\n".utf8)

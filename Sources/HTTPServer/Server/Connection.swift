@@ -262,7 +262,7 @@ final class Connection {
                 output += HTTP1Session.continueResponse
                 requestStart = requestStart ?? now
             case .error(let error):
-                output += HTTP1Session.serialize(.text(error.status, error.message), keepAlive: false, date: loop.date())
+                HTTP1Session.serialize(.text(error.status, error.message), keepAlive: false, date: loop.date(), into: &output)
                 lifecycle.closeAfterFlush()
             case .request(let head, let body, let keepAlive):
                 requestStart = nil
@@ -270,7 +270,7 @@ final class Connection {
                     method: head.method, target: head.target, headers: HTTPHeaders(lowercased: head.headers), body: body, version: .http1, listener: listener)
                 let response = handle(request)
                 let keep = keepAlive && !lifecycle.draining
-                output += HTTP1Session.serialize(response, keepAlive: keep, date: loop.date(), headOnly: head.method == "HEAD")
+                HTTP1Session.serialize(response, keepAlive: keep, date: loop.date(), headOnly: head.method == "HEAD", into: &output)
                 lifecycle.activityChanged(.idle(since: now))
                 if !keep { lifecycle.closeAfterFlush() }
             }
@@ -418,7 +418,7 @@ final class Connection {
         switch (kind, proto) {
         case (.header, .http1), (.body, .http1):
             if pendingOutput == 0 {
-                output += HTTP1Session.serialize(.text(408, "request not received in time"), keepAlive: false, date: loop.date())
+                HTTP1Session.serialize(.text(408, "request not received in time"), keepAlive: false, date: loop.date(), into: &output)
             }
         case (.idle, .http2(let session)), (.body, .http2(let session)), (.header, .http2(let session)):
             session.goAway()

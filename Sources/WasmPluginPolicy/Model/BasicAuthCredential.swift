@@ -18,20 +18,23 @@ public enum BasicAuthCredential: Equatable, Sendable {
 
     static let hint = "write user:pass or the standard padded base64 of user:pass"
 
-    /// Runs once per credential, thousands per review in big configs: byte scans and one
-    /// small decode buffer, no intermediate Strings.
+    /// Runs once per credential, thousands per review in big configs: one pass over the
+    /// bytes and a decode into stack memory; a String is built only for a finding.
     public static func classify(_ value: String) -> BasicAuthCredential {
-        if value.isEmpty {
+        var value = value
+        return value.withUTF8 { classify(bytes: $0) }
+    }
+
+    private static func classify(bytes: UnsafeBufferPointer<UInt8>) -> BasicAuthCredential {
+        if bytes.isEmpty {
             return .invalid(reason: "is empty", pluginRefuses: true, hint: hint)
         }
         var colon: Int?
-        var position = 0
-        for b in value.utf8 {
+        for (position, b) in bytes.enumerated() {
             if b < 0x20 || b == 0x7F {
-                return .invalid(reason: "contains control characters", pluginRefuses: !value.utf8.contains(UInt8(ascii: ":")), hint: hint)
+                return .invalid(reason: "contains control characters", pluginRefuses: !bytes.contains(UInt8(ascii: ":")), hint: hint)
             }
             if b == UInt8(ascii: ":"), colon == nil { colon = position }
-            position += 1
         }
         if let colon {
             if colon == 0 {
@@ -39,9 +42,16 @@ public enum BasicAuthCredential: Equatable, Sendable {
             }
             return .plain
         }
-        guard let decoded = Base64.decodeLenient(value) else {
-            return .invalid(reason: "is neither user:pass nor standard base64 of user:pass", pluginRefuses: true, hint: hint)
+        return withUnsafeTemporaryAllocation(of: UInt8.self, capacity: bytes.count * 3 / 4 + 1) { scratch in
+            guard let n = Base64.decodeLenient(bytes, into: scratch) else {
+                return .invalid(reason: "is neither user:pass nor standard base64 of user:pass", pluginRefuses: true, hint: hint)
+            }
+            let decoded = UnsafeBufferPointer(rebasing: scratch[0..<n])
+            return judgeDecoded(decoded, encodedLength: bytes.count, padding: bytes.reversed().prefix(2).prefix { $0 == UInt8(ascii: "=") }.count)
         }
+    }
+
+    private static func judgeDecoded(_ decoded: UnsafeBufferPointer<UInt8>, encodedLength: Int, padding: Int) -> BasicAuthCredential {
         guard let decodedColon = decoded.firstIndex(of: UInt8(ascii: ":")) else {
             return .invalid(
                 reason: "has no ':' and its base64 decoding has none either (a forgotten ':'?); it can never match",
@@ -64,9 +74,8 @@ public enum BasicAuthCredential: Equatable, Sendable {
         }
         // decodeLenient accepted the characters and trailing bits, so the string is the
         // canonical encoding exactly when its padding is the one the length calls for.
-        let padding = value.utf8.reversed().prefix { $0 == UInt8(ascii: "=") }.count
         let canonicalPadding = (3 - decoded.count % 3) % 3
-        if padding == canonicalPadding, value.utf8.count % 4 == 0 { return .canonical }
+        if padding == canonicalPadding, encodedLength % 4 == 0 { return .canonical }
         return .nonCanonical(canonical: Base64.encode(decoded))
     }
 }
