@@ -102,14 +102,7 @@ enum BasicAuthRules {
     static func methods(_ input: RuleInput, _ r: inout ValidationResult) {
         for (rulePath, rule) in rules(input) {
             let path = rulePath.child("request_methods")
-            guard let value = rule["request_methods"], !value.isNull else {
-                r.report(.required(path, "at least one method must be configured", hint: "e.g. request_methods: [GET, POST]"))
-                continue
-            }
-            guard let methods = r.array(value, at: path) else { continue }
-            if methods.isEmpty {
-                r.report(.required(path, "at least one method must be configured", hint: "e.g. request_methods: [GET, POST]"))
-            }
+            guard let methods = requiredList(rule["request_methods"], at: path, what: "method", hint: "e.g. request_methods: [GET, POST]", &r) else { continue }
             for (i, item) in methods.enumerated() {
                 guard let method = r.string(item, at: path.index(i)) else {
                     if item.isNull { r.reportType(.wrongType(path.index(i), expected: "a string", got: item)) }
@@ -141,14 +134,7 @@ enum BasicAuthRules {
     static func credentials(_ input: RuleInput, _ r: inout ValidationResult) {
         for (rulePath, rule) in rules(input) {
             let path = rulePath.child("credentials")
-            guard let value = rule["credentials"], !value.isNull else {
-                r.report(.required(path, "at least one credential must be configured", hint: "add user:pass or base64 of user:pass"))
-                continue
-            }
-            guard let credentials = r.array(value, at: path) else { continue }
-            if credentials.isEmpty {
-                r.report(.required(path, "at least one credential must be configured", hint: "add user:pass or base64 of user:pass"))
-            }
+            guard let credentials = requiredList(rule["credentials"], at: path, what: "credential", hint: "add user:pass or base64 of user:pass", &r) else { continue }
             for (i, item) in credentials.enumerated() {
                 // The path is built only for findings: big configs hold thousands of entries.
                 guard case .string(let credential) = item else {
@@ -167,6 +153,18 @@ enum BasicAuthRules {
                 }
             }
         }
+    }
+
+    /// A list the plugin requires non-empty ("at least one … has to be configured"), or nil
+    /// when it is missing or not a list (reported).
+    private static func requiredList(_ value: JSON?, at path: FieldPath, what: String, hint: String, _ r: inout ValidationResult) -> [JSON]? {
+        guard let value, !value.isNull else {
+            r.report(.required(path, "at least one \(what) must be configured", hint: hint))
+            return nil
+        }
+        guard let list = r.array(value, at: path) else { return nil }
+        if list.isEmpty { r.report(.required(path, "at least one \(what) must be configured", hint: hint)) }
+        return list
     }
 
     /// RFC 9110 tchar.
