@@ -36,8 +36,8 @@ public struct YAMLConversionError: Error, CustomStringConvertible {
 }
 
 /// Manifest files (YAML or JSON, one or many documents) read as JSON values with the line
-/// of every field, and JSON values written back as YAML: what `check` and the policy
-/// loader read and write.
+/// and source span of every field: what `check` and the policy loader read. (`check --fix`
+/// edits the text in place through `SourceEdits`; nothing is re-serialised.)
 public enum YAMLDocuments {
     /// Parses every document of a multi-document YAML (JSON is YAML too).
     public static func parse(_ text: String) throws -> [YAMLDocument] {
@@ -95,22 +95,6 @@ public enum YAMLDocuments {
             }
             return .string(scalar.string)
         default: return .string(scalar.string)
-        }
-    }
-
-    /// YAML text for one JSON value, keys in their original order.
-    public static func emit(_ value: JSON) throws -> String {
-        try Yams.serialize(node: node(value), sortKeys: false)
-    }
-
-    private static func node(_ value: JSON) -> Node {
-        switch value {
-        case .null: return Node("null", Tag(.null))
-        case .bool(let b): return Node(b ? "true" : "false", Tag(.bool))
-        case .number(let n): return Node(n, Tag(.int))
-        case .string(let s): return Node(s, Tag(.str))
-        case .array(let a): return .sequence(Node.Sequence(a.map(node)))
-        case .object(let o): return .mapping(Node.Mapping(o.members.map { (Node($0.key, Tag(.str)), node($0.value)) }))
         }
     }
 }

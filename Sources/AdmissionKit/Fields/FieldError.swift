@@ -110,7 +110,6 @@ public struct ValidationResult: Sendable, Equatable {
 
     public var isValid: Bool { errors.isEmpty }
     public var errorCount: Int { errors.count + omittedErrors }
-    public var warningCount: Int { warnings.count + omittedWarnings }
 
     /// Findings from here on belong to `rule` and count as `verdict` says.
     public mutating func begin(rule: String, verdict: RuleVerdict) {

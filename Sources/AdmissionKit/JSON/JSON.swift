@@ -77,11 +77,10 @@ public struct JSONObject: Sendable, Equatable {
     /// The last member with this key wins, as in Go's encoding/json.
     public subscript(key: String) -> JSON? {
         get {
-            // By index from the end, comparing keys in place: iterating `reversed()` copied
-            // each member (retaining its key and value) and rules look up fields thousands
-            // of times per second.
-            // Lengths first: a String `==` that fails goes through Unicode-equivalence
-            // checks out of line, and most keys compared are not the one looked for.
+            // By index from the end, comparing keys in place (iterating `reversed()` copied
+            // each member), lengths first: a String `==` that fails goes through
+            // Unicode-equivalence checks out of line, and rules look up fields thousands of
+            // times per second.
             let length = key.utf8.count
             return members.withUnsafeBufferPointer { buffer in
                 var i = buffer.count

@@ -15,26 +15,23 @@ enum BasicAuthRules {
         url?.moduleName == moduleName || pluginConfig?.has("basic_auth_rules") == true
     }
 
-    static func applies(_ input: RuleInput) -> Bool { input.basicAuthApplies }
 
-    /// The rule objects with their paths, when the plugin applies.
-    static func rules(_ input: RuleInput) -> [(FieldPath, JSONObject)] { input.basicAuthRules }
 
     /// Pilot builds no HTTP filter for a NETWORK plugin: no request is ever authenticated.
     static func networkType(_ input: RuleInput, _ r: inout ValidationResult) {
-        guard applies(input), input.spec.string("type") == "NETWORK" else { return }
+        guard input.basicAuthApplies, input.spec.string("type") == "NETWORK" else { return }
         r.report(
             FieldPath("spec", "type"), "basic_auth is an HTTP filter; as a NETWORK plugin it authenticates no request",
             hint: "set type: HTTP or remove type")
     }
 
     static func phase(_ input: RuleInput, _ r: inout ValidationResult) {
-        guard applies(input), let phase = input.spec.string("phase"), ["AUTHZ", "STATS"].contains(phase) else { return }
+        guard input.basicAuthApplies, let phase = input.spec.string("phase"), ["AUTHZ", "STATS"].contains(phase) else { return }
         r.report(FieldPath("spec", "phase"), "basic_auth normally runs in phase AUTHN, before Istio's authorization")
     }
 
     static func unconfigured(_ input: RuleInput, _ r: inout ValidationResult) {
-        guard applies(input) else { return }
+        guard input.basicAuthApplies else { return }
         guard let value = input.spec["pluginConfig"], !value.isNull else {
             r.report(config$, "basic_auth without pluginConfig authenticates nothing")
             return
@@ -49,7 +46,7 @@ enum BasicAuthRules {
 
     /// Types inside pluginConfig are the plugin's: a wrong one makes it refuse the config.
     static func realm(_ input: RuleInput, _ r: inout ValidationResult) {
-        guard applies(input), let realm = input.spec["pluginConfig"]?["realm"] else { return }
+        guard input.basicAuthApplies, let realm = input.spec["pluginConfig"]?["realm"] else { return }
         guard let text = realm.stringValue else {
             if !realm.isNull { r.reportType(.wrongType(config$.child("realm"), expected: "a string", got: realm)) }
             return
@@ -60,7 +57,7 @@ enum BasicAuthRules {
     }
 
     static func ruleMatch(_ input: RuleInput, _ r: inout ValidationResult) {
-        guard applies(input), let config = input.spec["pluginConfig"]?.objectValue else { return }
+        guard input.basicAuthApplies, let config = input.spec["pluginConfig"]?.objectValue else { return }
         guard let rules = r.array(config["basic_auth_rules"], at: rules$) else { return }
         for (i, item) in rules.enumerated() {
             let path = rules$.index(i)
@@ -85,7 +82,7 @@ enum BasicAuthRules {
     }
 
     static func hosts(_ input: RuleInput, _ r: inout ValidationResult) {
-        for (path, rule) in rules(input) {
+        for (path, rule) in input.basicAuthRules {
             guard let hosts = r.array(rule["hosts"], at: path.child("hosts")) else { continue }
             for (i, host) in hosts.enumerated() {
                 if host.isNull {
@@ -100,7 +97,7 @@ enum BasicAuthRules {
     /// Methods are compared exactly with `:method`: `get` never matches a GET request, so
     /// GET requests go unauthenticated.
     static func methods(_ input: RuleInput, _ r: inout ValidationResult) {
-        for (rulePath, rule) in rules(input) {
+        for (rulePath, rule) in input.basicAuthRules {
             let path = rulePath.child("request_methods")
             guard let methods = requiredList(rule["request_methods"], at: path, what: "method", hint: "e.g. request_methods: [GET, POST]", &r) else { continue }
             for (i, item) in methods.enumerated() {
@@ -121,7 +118,7 @@ enum BasicAuthRules {
 
     /// Non-standard methods in lower case may be meant; they still match exactly.
     static func methodCase(_ input: RuleInput, _ r: inout ValidationResult) {
-        for (rulePath, rule) in rules(input) {
+        for (rulePath, rule) in input.basicAuthRules {
             for (i, item) in (rule["request_methods"]?.arrayValue ?? []).enumerated() {
                 guard let method = item.stringValue, !method.isEmpty, method.utf8.allSatisfy(isTokenChar), method != method.uppercased(),
                     !standardMethods.contains(method.uppercased())
@@ -132,7 +129,7 @@ enum BasicAuthRules {
     }
 
     static func credentials(_ input: RuleInput, _ r: inout ValidationResult) {
-        for (rulePath, rule) in rules(input) {
+        for (rulePath, rule) in input.basicAuthRules {
             let path = rulePath.child("credentials")
             guard let credentials = requiredList(rule["credentials"], at: path, what: "credential", hint: "add user:pass or base64 of user:pass", &r) else { continue }
             for (i, item) in credentials.enumerated() {

@@ -10,9 +10,13 @@ struct RuleInput {
     /// `spec.url` parsed, when it is a string.
     var url: ModuleURL?
     var settings: PolicySettings
-    /// `url` when Istio can parse it and its scheme is supported (`URLRules.judgeable`).
+    /// What stops Istio parsing `url`, and an unsupported or mis-cased scheme (each rule
+    /// below reads them; worked out once).
+    let urlSyntaxProblem: (detail: String, hint: String)?
+    let urlSchemeProblem: (detail: String, hint: String, kind: FieldError.Kind)?
+    /// `url` when it has neither problem: the url rules past those two judge only this.
     let judgedURL: ModuleURL?
-    /// The OCI reference the agent would fetch, when it parses (`URLRules.parsedOCI`).
+    /// The OCI reference the agent would fetch, when it parses.
     let oci: ModuleURL.OCIReference?
     /// `targetRef` and `targetRefs` items that are objects, with their paths.
     let targetRefs: [(FieldPath, JSONObject)]
@@ -26,7 +30,9 @@ struct RuleInput {
         self.namespace = namespace
         self.url = url
         self.settings = settings
-        judgedURL = url.flatMap { URLRules.syntaxProblem($0) == nil && URLRules.schemeProblem($0) == nil ? $0 : nil }
+        urlSyntaxProblem = url.flatMap(URLRules.syntaxProblem)
+        urlSchemeProblem = url.flatMap(URLRules.schemeProblem)
+        judgedURL = urlSyntaxProblem == nil && urlSchemeProblem == nil ? url : nil
         oci = judgedURL?.oci.flatMap { URLRules.referenceProblems($0).isEmpty ? $0 : nil }
         targetRefs = TargetingRules.collectRefs(spec)
         let config = spec["pluginConfig"]?.objectValue

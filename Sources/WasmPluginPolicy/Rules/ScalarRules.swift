@@ -10,22 +10,26 @@ enum ScalarRules {
     private static let spec$ = FieldPath("spec")
 
     /// 1...max bytes: istiod counts bytes (Go `len`), the CRD's minLength 1 refuses "".
-    static func lengthProblem(_ s: String, max: Int) -> FieldError.Kind? {
-        if s.isEmpty { return .invalid }
-        return s.utf8.count > max ? .tooLong : nil
+    /// Reports and returns false otherwise.
+    static func lengthChecked(_ s: String, at path: FieldPath, max: Int, emptyHint: String, _ r: inout ValidationResult) -> Bool {
+        if s.isEmpty {
+            r.report(path, "must not be empty", hint: emptyHint)
+            return false
+        }
+        if s.utf8.count > max {
+            r.report(FieldError(.tooLong, path, "is \(s.utf8.count) bytes, at most \(max) are allowed"))
+            return false
+        }
+        return true
     }
 
     static func imagePullSecret(_ input: RuleInput, _ r: inout ValidationResult) {
         guard let secret = input.spec.string("imagePullSecret") else { return }
         let path = spec$.child("imagePullSecret")
-        switch lengthProblem(secret, max: 253) {
-        case .invalid?: r.report(path, "must not be empty", hint: "remove the field or name the pull Secret")
-        case .tooLong?: r.report(FieldError(.tooLong, path, "is \(secret.utf8.count) bytes, at most 253 are allowed"))
-        default:
-            let name = secretName(secret)
-            if !name.contains("/"), !DNSNames.isSubdomain(name) {
-                r.report(path, "no Secret can have this name, so images are pulled without credentials", hint: "a Secret name is a DNS-1123 subdomain: lowercase a-z, 0-9, '-' and '.'")
-            }
+        guard lengthChecked(secret, at: path, max: 253, emptyHint: "remove the field or name the pull Secret", &r) else { return }
+        let name = secretName(secret)
+        if !name.contains("/"), !DNSNames.isSubdomain(name) {
+            r.report(path, "no Secret can have this name, so images are pulled without credentials", hint: "a Secret name is a DNS-1123 subdomain: lowercase a-z, 0-9, '-' and '.'")
         }
     }
 
@@ -48,12 +52,7 @@ enum ScalarRules {
 
     static func pluginName(_ input: RuleInput, _ r: inout ValidationResult) {
         guard let name = input.spec.string("pluginName") else { return }
-        let path = spec$.child("pluginName")
-        switch lengthProblem(name, max: 256) {
-        case .invalid?: r.report(path, "must not be empty", hint: "remove the field or give it a value")
-        case .tooLong?: r.report(FieldError(.tooLong, path, "is \(name.utf8.count) bytes, at most 256 are allowed"))
-        default: break
-        }
+        _ = lengthChecked(name, at: spec$.child("pluginName"), max: 256, emptyHint: "remove the field or give it a value", &r)
     }
 
     static func enums(_ input: RuleInput, _ r: inout ValidationResult) {

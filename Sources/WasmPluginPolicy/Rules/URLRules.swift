@@ -7,10 +7,6 @@ enum URLRules {
     static let url$ = FieldPath("spec", "url")
     static let sha$ = FieldPath("spec", "sha256")
 
-    /// A url every later url rule can judge: it parses as Istio parses it and has a
-    /// supported scheme. The rules for the other cases say what is wrong.
-    static func judgeable(_ input: RuleInput) -> ModuleURL? { input.judgedURL }
-
     static func sha256(_ input: RuleInput) -> String { input.spec.string("sha256") ?? "" }
 
     static func required(_ input: RuleInput, _ r: inout ValidationResult) {
@@ -69,7 +65,7 @@ enum URLRules {
     }
 
     static func syntax(_ input: RuleInput, _ r: inout ValidationResult) {
-        guard let url = input.url, let problem = syntaxProblem(url) else { return }
+        guard let problem = input.urlSyntaxProblem else { return }
         r.report(url$, problem.detail, hint: problem.hint)
     }
 
@@ -93,20 +89,20 @@ enum URLRules {
     }
 
     static func schemeSupported(_ input: RuleInput, _ r: inout ValidationResult) {
-        guard let url = input.url, let problem = schemeProblem(url) else { return }
+        guard let problem = input.urlSchemeProblem else { return }
         r.report(FieldError(problem.kind, url$, problem.detail, hint: problem.hint))
     }
 
     /// No scheme: pilot makes it `oci://…` (a bare name is a Docker Hub image).
     static func schemeMissing(_ input: RuleInput, _ r: inout ValidationResult) {
-        guard let url = judgeable(input), url.shape == .noScheme || url.shape == .networkPath, let oci = url.oci else { return }
+        guard let url = input.judgedURL, url.shape == .noScheme || url.shape == .networkPath, let oci = url.oci else { return }
         let fetched = url.normalized ?? url.raw
         let where_ = oci.registry == nil ? ", which is \(oci.resolved)" : ""
         r.report(url$, "url has no scheme; Istio fetches \(abbreviated(fetched))\(where_) (the mutating webhook adds oci:)")
     }
 
     static func schemeCase(_ input: RuleInput, _ r: inout ValidationResult) {
-        guard let url = judgeable(input), case .scheme(let written) = url.shape, written != written.lowercased() else { return }
+        guard let url = input.judgedURL, case .scheme(let written) = url.shape, written != written.lowercased() else { return }
         r.report(url$, "scheme \(written) should be lowercase (the mutating webhook lowercases it)")
     }
 
@@ -118,7 +114,7 @@ enum URLRules {
 
     /// Pilot hands Envoy `strings.TrimPrefix(url, "file://")`: only `file:///abs` is absolute.
     static func filePath(_ input: RuleInput, _ r: inout ValidationResult) {
-        guard let url = judgeable(input), url.effectiveScheme == "file", url.reference.utf8.first != UInt8(ascii: "/") else { return }
+        guard let url = input.judgedURL, url.effectiveScheme == "file", url.reference.utf8.first != UInt8(ascii: "/") else { return }
         let path = url.reference
         r.report(
             url$, "Envoy gets the relative path \(JSON.string(abbreviated(String(path))).compactText) (Istio strips only file://)",
@@ -128,7 +124,7 @@ enum URLRules {
     /// go-containerregistry `name`: repository of [a-z0-9_./-], 2..255; tag of
     /// [A-Za-z0-9_.-], 1..127; digest `sha256:` + 64 lowercase hex.
     static func ociReference(_ input: RuleInput, _ r: inout ValidationResult) {
-        guard let oci = judgeable(input)?.oci else { return }
+        guard let oci = input.judgedURL?.oci else { return }
         for problem in referenceProblems(oci) { r.report(url$, problem.detail, hint: problem.hint) }
     }
 
@@ -159,12 +155,9 @@ enum URLRules {
         return problems
     }
 
-    /// An OCI reference the later rules can judge.
-    static func parsedOCI(_ input: RuleInput) -> ModuleURL.OCIReference? { input.oci }
-
     /// Docker Hub by default is legal and works; say so, so nobody is surprised.
     static func ociImplicitRegistry(_ input: RuleInput, _ r: inout ValidationResult) {
-        guard let url = judgeable(input), let oci = parsedOCI(input), oci.registry == nil,
+        guard let url = input.judgedURL, let oci = input.oci, oci.registry == nil,
             url.shape != .noScheme  // url-scheme-missing says it already
         else { return }
         r.report(url$, "names no registry, so it is \(oci.resolved) on Docker Hub", hint: "write oci://docker.io/\(oci.resolved.dropFirst("index.docker.io/".count)) if that is meant")
@@ -172,7 +165,7 @@ enum URLRules {
 
     /// Pinned by a version tag, a digest, or `sha256` (the agent checks the manifest digest).
     static func ociTag(_ input: RuleInput, _ r: inout ValidationResult) {
-        guard let oci = parsedOCI(input), oci.digest == nil, sha256(input).isEmpty else { return }
+        guard let oci = input.oci, oci.digest == nil, sha256(input).isEmpty else { return }
         if oci.tag == nil {
             r.report(url$, "image has no tag, so it is the moving 'latest'; pin a version tag or a digest")
         } else if oci.tag == "latest" {
@@ -181,7 +174,7 @@ enum URLRules {
     }
 
     static func insecureHTTP(_ input: RuleInput, _ r: inout ValidationResult) {
-        guard let url = judgeable(input), url.effectiveScheme == "http" else { return }
+        guard let url = input.judgedURL, url.effectiveScheme == "http" else { return }
         r.report(FieldError(.forbidden, url$, "http:// downloads the module without TLS", hint: "use https:// and set sha256, or oci://"))
     }
 
@@ -218,21 +211,21 @@ enum URLRules {
     /// every fetch (`module downloaded from … has checksum …, which does not match`).
     static func sha256DigestMismatch(_ input: RuleInput, _ r: inout ValidationResult) {
         let sha = sha256(input)
-        guard !sha.isEmpty, let digest = judgeable(input)?.oci?.digest, digest.hasPrefix("sha256:") else { return }
+        guard !sha.isEmpty, let digest = input.judgedURL?.oci?.digest, digest.hasPrefix("sha256:") else { return }
         let hex = digest.dropFirst(7)
         guard isSHA256Hex(hex), sha != String(hex) else { return }
         r.report(sha$, "does not match the @sha256 digest in url; the fetch would fail at runtime", hint: "remove sha256 or make it equal to the url's digest")
     }
 
     static func sha256Missing(_ input: RuleInput, _ r: inout ValidationResult) {
-        guard let scheme = judgeable(input)?.effectiveScheme, scheme == "http" || scheme == "https", sha256(input).isEmpty,
+        guard let scheme = input.judgedURL?.effectiveScheme, scheme == "http" || scheme == "https", sha256(input).isEmpty,
             input.settings.verdict(for: WasmPluginRules.byID["digest-required"]!) == .off  // else that rule says it
         else { return }
         r.report(sha$, "not set: the downloaded module is not verified; set sha256")
     }
 
     static func digestRequired(_ input: RuleInput, _ r: inout ValidationResult) {
-        guard let url = judgeable(input), sha256(input).isEmpty else { return }
+        guard let url = input.judgedURL, sha256(input).isEmpty else { return }
         switch url.effectiveScheme {
         case "oci" where url.oci?.digest == nil:
             r.report(FieldError(.required, url$, "this cluster's policy requires a pinned image", hint: "append @sha256:DIGEST to the url or set sha256"))
@@ -244,7 +237,7 @@ enum URLRules {
 
     /// Pilot builds a local data source for file://: no checksum, no pull.
     static func fileIgnoredFields(_ input: RuleInput, _ r: inout ValidationResult) {
-        guard judgeable(input)?.effectiveScheme == "file" else { return }
+        guard input.judgedURL?.effectiveScheme == "file" else { return }
         if !sha256(input).isEmpty { r.report(sha$, "is ignored for file:// urls") }
         for key in ["imagePullPolicy", "imagePullSecret"] where input.spec[key].map({ !$0.isNull }) ?? false {
             r.report(FieldPath("spec", key), "is ignored for file:// urls")
