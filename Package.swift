@@ -14,7 +14,7 @@ let package = Package(
         .executable(name: "wasmplugin-webhook", targets: ["wasmplugin-webhook"]),
         .executable(name: "admission-bench", targets: ["admission-bench"]),
         // For the fuzz targets in Fuzz/ (a package of its own, built with libFuzzer).
-        .library(name: "WebhookLibraries", targets: ["HTTPServer", "AdmissionKit", "WasmPluginPolicy", "YAMLManifests"]),
+        .library(name: "WebhookLibraries", targets: ["HTTPServer", "AdmissionKit", "ClusterView", "WasmPluginPolicy", "YAMLManifests"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
@@ -35,18 +35,23 @@ let package = Package(
             pkgConfig: "libnghttp2",
             providers: [.apt(["libnghttp2-dev"])]
         ),
+        // A value behind a pthread mutex (visible to ThreadSanitizer, unlike Synchronization.Mutex).
+        .target(name: "Locking", swiftSettings: strictSettings),
         // HTTPS server: epoll, sockets, TLS, HTTP/1.1, HTTP/2. Knows nothing of Kubernetes.
         .target(
             name: "HTTPServer",
-            dependencies: ["CTLS", "CNGHTTP2", "CSystem"],
+            dependencies: ["CTLS", "CNGHTTP2", "CSystem", "Locking"],
             swiftSettings: strictSettings
         ),
         // AdmissionReview model, JSON, JSON Pointer/Patch, field errors. No sockets, no C.
         .target(name: "AdmissionKit", swiftSettings: strictSettings),
-        // WasmPlugin rules, defaults and policy settings. Imports AdmissionKit only.
+        // The read-only cluster view the context rules read: the facts kept of Namespaces,
+        // Services, ServiceEntries, Gateways and GatewayClasses. No I/O.
+        .target(name: "ClusterView", dependencies: ["AdmissionKit"], swiftSettings: strictSettings),
+        // WasmPlugin rules, defaults and policy settings. Imports AdmissionKit and ClusterView.
         .target(
             name: "WasmPluginPolicy",
-            dependencies: ["AdmissionKit"],
+            dependencies: ["AdmissionKit", "ClusterView"],
             swiftSettings: strictSettings
         ),
         // Manifest files (YAML/JSON, multi-document) as JSON values with source lines.
@@ -59,7 +64,7 @@ let package = Package(
         .executableTarget(
             name: "wasmplugin-webhook",
             dependencies: [
-                "HTTPServer", "AdmissionKit", "WasmPluginPolicy", "YAMLManifests",
+                "HTTPServer", "Locking", "AdmissionKit", "ClusterView", "WasmPluginPolicy", "YAMLManifests",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Yams", package: "Yams"),
@@ -80,7 +85,7 @@ let package = Package(
         ),
         .testTarget(
             name: "WasmPluginPolicyTests",
-            dependencies: ["WasmPluginPolicy", "AdmissionKit", "YAMLManifests"],
+            dependencies: ["WasmPluginPolicy", "AdmissionKit", "ClusterView", "YAMLManifests"],
             resources: [.copy("Fixtures"), .copy("Istio")],
             swiftSettings: strictSettings
         ),

@@ -1,13 +1,13 @@
 #!/usr/bin/env bash
 # Installs what building and testing need on a fresh Debian/Ubuntu machine, and nothing
 # that is already there. Idempotent; safe to run every time.
-#   build: libnghttp2-dev (HTTP/2), libssl-dev (TLS)
+#   build: libnghttp2-dev (HTTP/2), libssl-dev (TLS), libcurl4-openssl-dev (Kubernetes API client)
 #   tests: curl, openssl, nghttp2-client (h2load), sslscan, python3 with jsonpatch, PyYAML and
 #          kubernetes-validate, kubectl (for `kubectl kustomize`)
 set -euo pipefail
 
 need=()
-for pkg in libnghttp2-dev libssl-dev pkg-config curl openssl nghttp2-client sslscan python3; do
+for pkg in libnghttp2-dev libssl-dev libcurl4-openssl-dev pkg-config curl openssl nghttp2-client sslscan python3; do
   dpkg -s "$pkg" >/dev/null 2>&1 || need+=("$pkg")
 done
 if ((${#need[@]})); then

@@ -1,10 +1,13 @@
 import AdmissionKit
+import ClusterView
 
 /// Every WasmPlugin validation rule (`WasmPluginRules.all`): Istio's (CRD schema + CEL +
 /// istiod webhook, the stricter side where they disagree) plus the ones that catch
 /// runtime failures. The policy decides what each rule's findings count as.
 public struct WasmPluginValidator: Validator {
     public var settings: PolicySettings
+    /// The cluster view the context rules read; nil: they stay silent.
+    public var cluster: (any ClusterFacts)?
     /// One rule to run, with its verdict resolved once: a review runs every rule.
     private struct Step {
         let id: String
@@ -15,8 +18,9 @@ public struct WasmPluginValidator: Validator {
     private let specPlan: [Step]
     private let typeVerdict: RuleVerdict
 
-    public init(settings: PolicySettings = PolicySettings()) {
+    public init(settings: PolicySettings = PolicySettings(), cluster: (any ClusterFacts)? = nil) {
         self.settings = settings
+        self.cluster = cluster
         func plan(_ rules: [WasmPluginRule]) -> [Step] {
             rules.map { Step(id: $0.id, verdict: settings.verdict(for: $0), check: $0.check) }.filter { $0.verdict != .off }
         }
@@ -49,7 +53,7 @@ public struct WasmPluginValidator: Validator {
         // Parsed once: the url rules and the basic_auth rules (module name) all read it.
         let input = RuleInput(
             object: root, spec: spec ?? JSONObject(), namespace: namespace,
-            url: spec?["url"]?.stringValue.map(ModuleURL.init), settings: settings)
+            url: spec?["url"]?.stringValue.map(ModuleURL.init), settings: settings, cluster: cluster)
         for step in objectPlan {
             r.begin(rule: step.id, verdict: step.verdict)
             step.check(input, &r)

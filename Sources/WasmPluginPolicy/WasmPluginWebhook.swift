@@ -1,13 +1,15 @@
 import AdmissionKit
+import ClusterView
 
 extension AdmissionWebhook {
     /// The WasmPlugin webhooks with `settings`. Of a review only what the rules read is
     /// built: `object`'s top-level keys (for `object-fields`), `apiVersion`, `kind`,
     /// `metadata.name/namespace/generateName` and all of `spec`. No rule reads `oldObject`,
     /// annotations (kubectl's copy of the whole object), labels or status.
-    public static func wasmPlugins(settings: PolicySettings = PolicySettings()) -> AdmissionWebhook {
+    /// With `cluster`, the context rules read it on every review.
+    public static func wasmPlugins(settings: PolicySettings = PolicySettings(), cluster: (any ClusterFacts)? = nil) -> AdmissionWebhook {
         AdmissionWebhook(
-            validator: WasmPluginValidator(settings: settings), defaulter: WasmPluginDefaulter(settings: settings),
+            validator: WasmPluginValidator(settings: settings, cluster: cluster), defaulter: WasmPluginDefaulter(settings: settings),
             readSet: AdmissionReviewDecoder.readSet(object: WasmPluginKind.readSet, oldObject: .none))
     }
 }

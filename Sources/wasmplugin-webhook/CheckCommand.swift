@@ -3,6 +3,7 @@ import Glibc
 #endif
 import AdmissionKit
 import ArgumentParser
+import ClusterView
 import WasmPluginPolicy
 import YAMLManifests
 
@@ -26,6 +27,13 @@ struct CheckCommand: ParsableCommand {
     @Option(help: "Policy file (YAML).")
     var policy: String?
 
+    @Option(
+        name: .customLong("cluster"),
+        help: ArgumentHelp(
+            "A dump of the cluster (YAML or JSON, multi-document or kind: List; repeat for several): adds the context rules.",
+            discussion: "kubectl get gateways.gateway.networking.k8s.io,gatewayclasses,services,namespaces,serviceentries.networking.istio.io -A -o json"))
+    var clusterDumps: [String] = []
+
     @Flag(help: "Apply the mutating webhook's changes: print the fixed files (findings go to stderr).")
     var fix = false
 
@@ -42,6 +50,7 @@ struct CheckCommand: ParsableCommand {
         if files.isEmpty { throw ValidationError("give at least one manifest file") }
         if write, !fix { throw ValidationError("--write needs --fix") }
         if write, files.contains("-") { throw ValidationError("--write cannot edit standard input") }
+        if clusterDumps.contains("-") { throw ValidationError("--cluster needs a file; standard input is for the manifests") }
     }
 
     func run() throws {
@@ -51,7 +60,13 @@ struct CheckCommand: ParsableCommand {
         } catch {
             throw failUsage("check: \(error)")
         }
-        var linter = ManifestLinter(settings: settings, applyFixes: fix)
+        let cluster: ClusterStore?
+        do {
+            cluster = clusterDumps.isEmpty ? nil : try ClusterDumps.read(clusterDumps)
+        } catch {
+            throw failUsage("check: \(error)")
+        }
+        var linter = ManifestLinter(settings: settings, applyFixes: fix, cluster: cluster)
         var fixedOutput: [String] = []
         for file in files {
             let bytes: [UInt8]
@@ -113,5 +128,41 @@ struct CheckCommand: ParsableCommand {
             unlink(temporary)
             throw failUsage("check: cannot replace \(path): \(String(cString: strerror(errno)))")
         }
+    }
+}
+
+/// `check --cluster` files: the objects the context rules read, from YAML or JSON dumps.
+enum ClusterDumps {
+    struct Failure: Error, CustomStringConvertible {
+        var description: String
+    }
+
+    static func read(_ paths: [String]) throws -> ClusterStore {
+        var documents: [JSON] = []
+        for path in paths {
+            let bytes = try InputFiles.read(path)
+            let start = bytes.first { $0 != 0x20 && $0 != 0x0A && $0 != 0x0D && $0 != 0x09 }
+            if start == UInt8(ascii: "{") {
+                // JSON (`kubectl get -o json`): read with the view's own read set, which builds
+                // only the fields it keeps; large clusters dump fastest this way.
+                do {
+                    documents.append(try JSONParser.parse(bytes, reading: ClusterObject.dumpReadSet))
+                } catch {
+                    throw Failure(description: "--cluster \(path): \(error)")
+                }
+                continue
+            }
+            guard let text = String(validating: bytes, as: UTF8.self) else { throw Failure(description: "--cluster \(path): not UTF-8 text") }
+            do {
+                documents += try YAMLDocuments.parse(text).map(\.value)
+            } catch {
+                throw Failure(description: "--cluster \(path): not valid YAML: \(error)")
+            }
+        }
+        let store = ClusterStore(dump: documents)
+        if store.knownKinds.isEmpty {
+            throw Failure(description: "--cluster \(paths.joined(separator: ", ")): no Namespace, Service, ServiceEntry, Gateway or GatewayClass found")
+        }
+        return store
     }
 }

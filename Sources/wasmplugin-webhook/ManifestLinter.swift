@@ -1,4 +1,5 @@
 import AdmissionKit
+import ClusterView
 import WasmPluginPolicy
 import YAMLManifests
 
@@ -26,8 +27,8 @@ struct ManifestLinter {
     private(set) var fixedPlugins = 0
     private(set) var failedFiles = 0
 
-    init(settings: PolicySettings, applyFixes: Bool) {
-        validator = WasmPluginValidator(settings: settings)
+    init(settings: PolicySettings, applyFixes: Bool, cluster: ClusterStore? = nil) {
+        validator = WasmPluginValidator(settings: settings, cluster: cluster)
         defaulter = WasmPluginDefaulter(settings: settings)
         self.applyFixes = applyFixes
     }

@@ -1,6 +1,7 @@
 import AdmissionKit
 import ArgumentParser
 import HTTPServer
+import Locking
 import Logging
 import WasmPluginPolicy
 

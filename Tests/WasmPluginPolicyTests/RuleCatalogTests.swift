@@ -46,6 +46,11 @@ import Testing
         #expect(fired.isSuperset(of: ["selector-not-allowed", "digest-required", "url-registry"]))
         let object = try JSONParser.parse(#"{"apiVersion":"extensions.istio.io/v1alpha1","kind":"WasmPlugin","specs":{},"spec":\#(spec())}"#)
         fired.formUnion(WasmPluginValidator().validate(object: object, namespace: "default").errors.map(\.rule))
+        for c in ContextRuleTests.cases {
+            let result = try validate(c.spec, namespace: c.namespace, cluster: c.view)
+            fired.formUnion(result.errors.map(\.rule))
+            fired.formUnion(result.warnings.map(\.rule))
+        }
         let missing = WasmPluginRules.all.map(\.id).filter { !fired.contains($0) }
         #expect(missing.isEmpty, "rules no test case exercises: \(missing)")
     }

@@ -1,4 +1,5 @@
 import AdmissionKit
+import ClusterView
 import Testing
 
 @testable import WasmPluginPolicy
@@ -30,9 +31,11 @@ func spec(url: String = seedURL, targetRefs: String? = gatewayRef, phase: String
 
 func rule(_ body: String) -> String { #"{"basic_auth_rules":[\#(body)]}"# }
 
-func validate(_ specText: String, namespace: String = "default", settings: PolicySettings = PolicySettings()) throws -> ValidationResult {
+func validate(
+    _ specText: String, namespace: String = "default", settings: PolicySettings = PolicySettings(), cluster: ClusterStore? = nil
+) throws -> ValidationResult {
     let object = try JSONParser.parse(#"{"apiVersion":"extensions.istio.io/v1alpha1","kind":"WasmPlugin","metadata":{"name":"p","namespace":"\#(namespace)"},"spec":\#(specText)}"#)
-    return WasmPluginValidator(settings: settings).validate(object: object, namespace: namespace)
+    return WasmPluginValidator(settings: settings, cluster: cluster).validate(object: object, namespace: namespace)
 }
 
 @Suite struct RuleTableTests {

@@ -42,7 +42,7 @@ public indirect enum JSONReadSet: Sendable {
 
     /// The set for member `key` of an object read with this set.
     @inline(__always)
-    func member(_ key: String) -> JSONReadSet {
+    public func member(_ key: String) -> JSONReadSet {
         guard case .members(let members, let others) = self else { return self }
         for member in members where member.key == key { return member.read }
         return others

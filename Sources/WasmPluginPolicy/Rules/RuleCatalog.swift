@@ -1,4 +1,5 @@
 import AdmissionKit
+import ClusterView
 
 /// What every rule reads: the object, its spec, the parsed url and the policy, plus what
 /// several rules derive from them, worked out once per review (a review runs ~60 rules).
@@ -23,8 +24,15 @@ struct RuleInput {
     /// Whether the plugin is basic_auth, and its rule objects with their paths.
     let basicAuthApplies: Bool
     let basicAuthRules: [(FieldPath, JSONObject)]
+    /// The cluster around the plugin (`check --cluster`, `serve --context-checks`), and the
+    /// targetRefs as it sees them; without a view the context rules have nothing to say.
+    let cluster: (any ClusterFacts)?
+    let contextTargets: [ContextTarget]
 
-    init(object: JSONObject, spec: JSONObject, namespace: String, url: ModuleURL?, settings: PolicySettings) {
+    init(
+        object: JSONObject, spec: JSONObject, namespace: String, url: ModuleURL?, settings: PolicySettings,
+        cluster: (any ClusterFacts)? = nil
+    ) {
         self.object = object
         self.spec = spec
         self.namespace = namespace
@@ -38,6 +46,15 @@ struct RuleInput {
         let config = spec["pluginConfig"]?.objectValue
         basicAuthApplies = BasicAuthRules.applies(url: url, pluginConfig: config)
         basicAuthRules = basicAuthApplies ? (config?.objectItems("basic_auth_rules", at: BasicAuthRules.rules$) ?? []) : []
+        self.cluster = cluster
+        let refs = targetRefs
+        contextTargets = cluster.map { ContextRules.targets(refs, namespace: namespace, cluster: $0) } ?? []
+    }
+
+    /// Whether the view knows the Service or ServiceEntry at `path` well enough for the
+    /// context rules to speak about it (then the static "waypoints only" guess is dropped).
+    func viewKnowsWaypoint(of path: FieldPath) -> Bool {
+        contextTargets.contains { $0.path == path && ($0.exists.value == false || $0.binding != nil) }
     }
 
     /// The kinds of `targetRefs` (or the deprecated `targetRef`) that are strings.
@@ -132,6 +149,14 @@ public enum WasmPluginRules {
         WasmPluginRule(id: "basic-auth-methods", field: "basic_auth_rules[].request_methods", verdict: .deny, fix: "at least one upper-case method token: GET, POST, …", check: BasicAuthRules.methods),
         WasmPluginRule(id: "basic-auth-method-case", field: "basic_auth_rules[].request_methods", verdict: .warn, fix: "methods match case-sensitively; write them as clients send them", check: BasicAuthRules.methodCase),
         WasmPluginRule(id: "basic-auth-credentials", field: "basic_auth_rules[].credentials", verdict: .deny, fix: "user:pass, or the padded base64 of user:pass without a newline", check: BasicAuthRules.credentials),
+        // Context rules: only with a cluster view (check --cluster, serve --context-checks).
+        WasmPluginRule(id: "context-waypoint-other-namespace", field: "spec.targetRefs[]", verdict: .deny, fix: "create the plugin in the waypoint's namespace, targetRefs to the waypoint Gateway (istio#60530)", check: ContextRules.waypointInOtherNamespace),
+        WasmPluginRule(id: "context-service-unbound", field: "spec.targetRefs[]", verdict: .warn, fix: "bind the Service to a waypoint (istio.io/use-waypoint), or use selector for sidecars (istio#51014)", check: ContextRules.serviceWithoutWaypoint),
+        WasmPluginRule(id: "context-serviceentry-unbound", field: "spec.targetRefs[]", verdict: .warn, fix: "target the Gateway for ingress; bind the ServiceEntry to a waypoint for egress (istio#59337)", check: ContextRules.serviceEntryWithoutWaypoint),
+        WasmPluginRule(id: "context-waypoint-unusable", field: "spec.targetRefs[]", verdict: .warn, fix: "use-waypoint must name an istio-waypoint Gateway that takes service traffic", check: ContextRules.waypointUnusable),
+        WasmPluginRule(id: "context-target-missing", field: "spec.targetRefs[]", verdict: .warn, fix: "name an existing target in the plugin's namespace", check: ContextRules.targetMissing),
+        WasmPluginRule(id: "context-gateway-class", field: "spec.targetRefs[]", verdict: .warn, fix: "target a Gateway of an Istio class", check: ContextRules.gatewayClass),
+        WasmPluginRule(id: "context-selector-ambient", field: "spec.selector", verdict: .warn, fix: "in ambient namespaces attach with targetRefs to the waypoint", check: ContextRules.selectorInAmbientNamespace),
     ]
 
     /// Every validation rule.

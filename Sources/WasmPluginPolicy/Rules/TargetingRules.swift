@@ -76,6 +76,12 @@ enum TargetingRules {
             let label = labels.members.first(where: { gatewayNameLabels.contains($0.key) }),
             let gateway = label.value.stringValue, !gateway.isEmpty
         else { return }
+        // The view can confirm that the gateway is no waypoint: then the selector does reach it.
+        if input.namespace != input.settings.rootNamespace,
+            let facts = input.cluster?.gateway(namespace: input.namespace, name: gateway).value, facts.gatewayClassName != waypointClass
+        {
+            return
+        }
         if input.namespace == input.settings.rootNamespace {
             r.report(
                 selector$.child("matchLabels").child(label.key),
@@ -204,7 +210,7 @@ enum TargetingRules {
 
     static func refWaypointOnly(_ input: RuleInput, _ r: inout ValidationResult) {
         for (path, ref) in input.targetRefs {
-            guard let kind = ref.string("kind"), kind == "Service" || kind == "ServiceEntry" else { continue }
+            guard let kind = ref.string("kind"), kind == "Service" || kind == "ServiceEntry", !input.viewKnowsWaypoint(of: path) else { continue }
             r.report(path, "\(kind) targets only take effect on waypoints, not on sidecars or gateways", hint: "use selector for sidecars, targetRefs to the Gateway for gateways")
         }
     }

@@ -1,0 +1,112 @@
+import AdmissionKit
+
+/// The view as a plain value: per kind, the objects by namespace and name, and which kinds
+/// are known. A `check --cluster` dump and the rule tests use it directly; the live view
+/// keeps one behind a lock and applies list and watch results to it.
+public struct ClusterStore: ClusterFacts {
+    /// Nested by namespace so that each namespace's name is stored once, not once per object.
+    private var objects: [ClusterKind: [String: [String: ClusterObject.Facts]]] = [:]
+    /// Kinds whose contents are complete (listed, or present in a dump).
+    public private(set) var knownKinds: Set<ClusterKind> = []
+
+    public init() {}
+
+    /// A dump's objects (documents of any kind; `kind: List` items are read too). A kind
+    /// is known when the dump holds at least one object of it: a dump without Gateways is
+    /// read as one that did not ask for them, not as a cluster without any.
+    public init(dump documents: [JSON]) {
+        for document in documents {
+            if document["kind"]?.stringValue == "List", let items = document["items"]?.arrayValue {
+                for item in items { if let object = ClusterObject(item) { insert(object) } }
+            } else if let object = ClusterObject(document) {
+                insert(object)
+            }
+        }
+        knownKinds = Set(objects.keys)
+    }
+
+    /// Objects of `kind`.
+    public func count(_ kind: ClusterKind) -> Int {
+        objects[kind]?.values.reduce(0) { $0 + $1.count } ?? 0
+    }
+
+    // MARK: Changes (list and watch)
+
+    public mutating func insert(_ object: ClusterObject) {
+        objects[object.kind, default: [:]][object.namespace, default: [:]][object.name] = object.facts
+    }
+
+    public mutating func remove(_ kind: ClusterKind, namespace: String, name: String) {
+        objects[kind]?[namespace]?[name] = nil
+        if objects[kind]?[namespace]?.isEmpty == true { objects[kind]?[namespace] = nil }
+    }
+
+    /// A fresh list: the kind's contents replaced, and the kind known from now on.
+    public mutating func replace(_ kind: ClusterKind, with list: [ClusterObject]) {
+        objects[kind] = [:]
+        for object in list where object.kind == kind { insert(object) }
+        knownKinds.insert(kind)
+    }
+
+    /// The kind's contents can no longer be trusted (its watch is gone for good).
+    public mutating func forget(_ kind: ClusterKind) {
+        objects[kind] = nil
+        knownKinds.remove(kind)
+    }
+
+    // MARK: ClusterFacts
+
+    private func lookup(_ kind: ClusterKind, _ namespace: String, _ name: String) -> Known<ClusterObject.Facts> {
+        guard knownKinds.contains(kind) else { return .unknown }
+        return objects[kind]?[namespace]?[name].map { .present($0) } ?? .absent
+    }
+
+    public func namespace(_ name: String) -> Known<NamespaceFacts> {
+        switch lookup(.namespace, "", name) {
+        case .present(.namespace(let facts)): return .present(facts)
+        case .unknown: return .unknown
+        default: return .absent
+        }
+    }
+
+    public func service(namespace: String, name: String) -> Known<ServiceFacts> {
+        switch lookup(.service, namespace, name) {
+        case .present(.service(let facts)): return .present(facts)
+        case .unknown: return .unknown
+        default: return .absent
+        }
+    }
+
+    public func serviceEntry(namespace: String, name: String) -> Known<ServiceFacts> {
+        switch lookup(.serviceEntry, namespace, name) {
+        case .present(.serviceEntry(let facts)): return .present(facts)
+        case .unknown: return .unknown
+        default: return .absent
+        }
+    }
+
+    public func gateway(namespace: String, name: String) -> Known<GatewayFacts> {
+        switch lookup(.gateway, namespace, name) {
+        case .present(.gateway(let facts)): return .present(facts)
+        case .unknown: return .unknown
+        default: return .absent
+        }
+    }
+
+    public func gatewayClass(_ name: String) -> Known<GatewayClassFacts> {
+        switch lookup(.gatewayClass, "", name) {
+        case .present(.gatewayClass(let facts)): return .present(facts)
+        case .unknown: return .unknown
+        default: return .absent
+        }
+    }
+
+    public func gateways(inNamespace namespace: String) -> Known<[GatewayFacts]> {
+        guard knownKinds.contains(.gateway) else { return .unknown }
+        let all = objects[.gateway]?[namespace]?.values.compactMap { facts -> GatewayFacts? in
+            if case .gateway(let g) = facts { return g }
+            return nil
+        }
+        return .present(all ?? [])
+    }
+}
