@@ -30,24 +30,33 @@ let package = Package(
         ),
         // Linux headers Swift's Glibc module leaves out (epoll, eventfd, accept4).
         .target(name: "CSystem"),
+        // libcurl, for the Kubernetes API client; typed wrappers for its variadic setters.
+        .target(name: "CCurl", linkerSettings: [.linkedLibrary("curl")]),
         .systemLibrary(
             name: "CNGHTTP2",
             pkgConfig: "libnghttp2",
             providers: [.apt(["libnghttp2-dev"])]
         ),
-        // A value behind a pthread mutex (visible to ThreadSanitizer, unlike Synchronization.Mutex).
-        .target(name: "Locking", swiftSettings: strictSettings),
+        // pthreads and a value behind a pthread mutex (visible to ThreadSanitizer, unlike Synchronization.Mutex).
+        .target(name: "Threads", swiftSettings: strictSettings),
         // HTTPS server: epoll, sockets, TLS, HTTP/1.1, HTTP/2. Knows nothing of Kubernetes.
         .target(
             name: "HTTPServer",
-            dependencies: ["CTLS", "CNGHTTP2", "CSystem", "Locking"],
+            dependencies: ["CTLS", "CNGHTTP2", "CSystem", "Threads"],
             swiftSettings: strictSettings
         ),
         // AdmissionReview model, JSON, JSON Pointer/Patch, field errors. No sockets, no C.
         .target(name: "AdmissionKit", swiftSettings: strictSettings),
         // The read-only cluster view the context rules read: the facts kept of Namespaces,
         // Services, ServiceEntries, Gateways and GatewayClasses. No I/O.
-        .target(name: "ClusterView", dependencies: ["AdmissionKit"], swiftSettings: strictSettings),
+        .target(name: "ClusterView", dependencies: ["AdmissionKit", "Threads"], swiftSettings: strictSettings),
+        // Lists and watches the view's kinds from the API server (serve --context-checks):
+        // credentials, libcurl transfers, one reflector thread per kind.
+        .target(
+            name: "KubernetesClient",
+            dependencies: ["CCurl", "ClusterView", "AdmissionKit", "YAMLManifests", "Threads"],
+            swiftSettings: strictSettings
+        ),
         // WasmPlugin rules, defaults and policy settings. Imports AdmissionKit and ClusterView.
         .target(
             name: "WasmPluginPolicy",
@@ -64,7 +73,7 @@ let package = Package(
         .executableTarget(
             name: "wasmplugin-webhook",
             dependencies: [
-                "HTTPServer", "Locking", "AdmissionKit", "ClusterView", "WasmPluginPolicy", "YAMLManifests",
+                "HTTPServer", "Threads", "AdmissionKit", "ClusterView", "KubernetesClient", "WasmPluginPolicy", "YAMLManifests",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Yams", package: "Yams"),
@@ -98,7 +107,7 @@ let package = Package(
         // --build-tests` rebuild it, so the tests never run a stale one.
         .testTarget(
             name: "EndToEndTests",
-            dependencies: ["wasmplugin-webhook"],
+            dependencies: ["wasmplugin-webhook", "KubernetesClient", "ClusterView", "Threads"],
             swiftSettings: strictSettings
         ),
     ]

@@ -49,8 +49,20 @@ public struct ClusterObject: Sendable, Equatable {
             ("items", readSet),
         ], others: .none)
 
-    /// A watch event: `{"type": …, "object": …}`.
-    public static let eventReadSet: JSONReadSet = .members([("type", .all), ("object", readSet)], others: .none)
+    /// A watch event: `{"type": …, "object": …}`. The object of an ERROR event is a
+    /// metav1.Status, whose `code` (410) and `message` the watcher reads.
+    public static let eventReadSet: JSONReadSet = .members(
+        [
+            ("type", .all),
+            (
+                "object",
+                .members(
+                    [
+                        ("apiVersion", .all), ("kind", .all), ("metadata", readSet.member("metadata")), ("spec", readSet.member("spec")),
+                        ("code", .all), ("message", .all), ("reason", .all),
+                    ], others: .none)
+            ),
+        ], others: .none)
 
     /// Decodes `object` as `kind` (list items from the API carry no kind of their own).
     /// Nil when it has no name, or a namespaced kind has no namespace.

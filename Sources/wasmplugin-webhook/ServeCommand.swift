@@ -1,7 +1,9 @@
 import AdmissionKit
 import ArgumentParser
+import ClusterView
 import HTTPServer
-import Locking
+import KubernetesClient
+import Threads
 import Logging
 import WasmPluginPolicy
 
@@ -64,7 +66,25 @@ struct ServeCommand: ParsableCommand {
     @Option(help: "Seconds a pending answer may wait without the client reading any of it.")
     var writeTimeout = 30
 
+    @Flag(help: "Keep a view of the cluster's Gateways, GatewayClasses, Services, Namespaces and ServiceEntries by list + watch, and run the context rules on it (needs the RBAC in deploy/context-checks).")
+    var contextChecks = false
+
+    @Option(help: "With --context-checks outside a cluster: the kubeconfig to reach the API server with (token, token file or client certificate). Default: the pod's service account.")
+    var kubeconfig: String?
+
+    @Option(help: "With --kubeconfig: a context other than the current one.")
+    var kubeContext: String?
+
+    @Option(help: "With --context-checks in a pod: where the service account's token and ca.crt are mounted (re-read on every connection).")
+    var serviceAccountDir = CredentialSource.serviceAccountDirectory
+
+    @Option(help: "With --context-checks: seconds /readyz waits for the first list of every kind before reporting ready anyway (the context rules stay silent on kinds not yet synced).")
+    var contextSyncTimeout = 30
+
     func validate() throws {
+        if kubeconfig != nil, !contextChecks { throw ValidationError("--kubeconfig needs --context-checks") }
+        if kubeContext != nil, kubeconfig == nil { throw ValidationError("--kube-context needs --kubeconfig") }
+        if contextSyncTimeout < 0 { throw ValidationError("--context-sync-timeout must not be negative") }
         if (tlsCert == nil) != (tlsKey == nil) { throw ValidationError("--tls-cert and --tls-key go together") }
         if !clientNames.isEmpty && clientCA == nil { throw ValidationError("--client-name needs --client-ca") }
         if ListenAddress(listen) == nil { throw ValidationError("--listen must be HOST:PORT, not \(listen)") }
@@ -128,8 +148,22 @@ struct ServeCommand: ParsableCommand {
         config.bufferBudgetBytes = maxBufferedBytes
         config.handlerWorkingMemory = { AdmissionReviewDecoder.workingMemory(bodyBytes: $0) }
         config.probeListen = probeListen == "off" ? nil : ListenAddress(probeListen)
-        let readiness = ReadinessFlag()
-        let routes = WebhookRoutes(webhook: WebhookFactory.make(settings), metrics: metrics, isReady: { readiness.isReady })
+        var watcher: ClusterWatcher? = nil
+        if contextChecks {
+            let credentials: CredentialSource = kubeconfig.map { .kubeconfig(path: $0, context: kubeContext) } ?? .inCluster(directory: serviceAccountDir)
+            do {
+                _ = try credentials.endpoint()
+            } catch {
+                throw failUsage("serve: --context-checks: \(error)")
+            }
+            let view = LiveClusterView()
+            let reporter = ClusterWatchReporter(registry: metrics.registry, view: view, logger: logger)
+            watcher = ClusterWatcher(credentials: credentials, view: view, observer: reporter)
+            logger.info("context checks: watching the cluster", metadata: ["credentials": "\(credentials)", "syncTimeoutSeconds": "\(contextSyncTimeout)"])
+        }
+        let readiness = ReadinessFlag(watcher: watcher, syncTimeoutSeconds: contextSyncTimeout, logger: logger)
+        let webhook = AdmissionWebhook.wasmPlugins(settings: settings, cluster: watcher?.view)
+        let routes = WebhookRoutes(webhook: webhook, metrics: metrics, notReadyReason: { readiness.notReadyReason })
         let server = Server(config: config, certificates: certificates, observer: metrics, log: log, handler: routes.handle)
         let port: UInt16
         do {
@@ -138,6 +172,7 @@ struct ServeCommand: ParsableCommand {
             throw failUsage("serve: cannot listen on \(listen): \(error)")
         }
         readiness.set(server)
+        watcher?.start()
         var address = config.listen
         address.port = port
         var metadata: Logger.Metadata = [
@@ -164,6 +199,7 @@ struct ServeCommand: ParsableCommand {
         sigwait(&signals, &received)
         logger.info("draining", metadata: ["signal": "\(received == SIGTERM ? "SIGTERM" : "SIGINT")", "gracePeriodSeconds": "\(gracePeriod)"])
         server.shutdown()
+        watcher?.stop()
         server.wait()
         // The server's handler reads readiness, which holds the server: let go of it so
         // nothing outlives the process (LeakSanitizer reports such cycles at exit).
@@ -173,13 +209,36 @@ struct ServeCommand: ParsableCommand {
     }
 }
 
-/// Readiness reads the server once it exists; before that it is not ready.
+/// Readiness reads the server once it exists; before that it is not ready. With context
+/// checks it also waits for the cluster view's first sync, up to a timeout: past it the
+/// webhook serves anyway (a context rule with unknown facts stays silent) and says so once.
 final class ReadinessFlag: Sendable {
     private let server = Locked<Server?>(nil)
+    private let watcher: ClusterWatcher?
+    private let deadline: UInt64
+    private let gaveUpWaiting = Locked(false)
+    private let logger: Logger
+
+    init(watcher: ClusterWatcher?, syncTimeoutSeconds: Int, logger: Logger) {
+        self.watcher = watcher
+        deadline = monotonicNanoseconds() + UInt64(syncTimeoutSeconds) * 1_000_000_000
+        self.logger = logger
+    }
 
     func set(_ value: Server) { server.withLock { $0 = value } }
     func clear() { server.withLock { $0 = nil } }
-    var isReady: Bool { server.withLock { $0?.isReady ?? false } }
+
+    /// Nil when ready.
+    var notReadyReason: String? {
+        guard server.withLock({ $0?.isReady ?? false }) else { return "not ready: draining or not listening" }
+        guard let watcher, !watcher.isSynced else { return nil }
+        let waiting = watcher.unsyncedKinds.map(\.rawValue).joined(separator: ", ")
+        if monotonicNanoseconds() < deadline { return "not ready: cluster view not synced yet (\(waiting))" }
+        if gaveUpWaiting.withLock({ gave in defer { gave = true }; return !gave }) {
+            logger.warning("cluster view not synced within --context-sync-timeout: ready anyway; context rules stay silent on these kinds until they sync", metadata: ["kinds": "\(waiting)"])
+        }
+        return nil
+    }
 }
 
 enum DevelopmentFiles {

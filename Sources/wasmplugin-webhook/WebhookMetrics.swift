@@ -1,6 +1,6 @@
 import AdmissionKit
 import HTTPServer
-import Locking
+import Threads
 import Prometheus
 
 /// The metrics of DESIGN.md, on swift-prometheus's registry.

@@ -6,7 +6,8 @@ import HTTPServer
 struct WebhookRoutes: Sendable {
     let webhook: AdmissionWebhook
     let metrics: WebhookMetrics
-    let isReady: @Sendable () -> Bool
+    /// Nil when ready, else why not (the 503's body).
+    let notReadyReason: @Sendable () -> String?
 
     func handle(_ request: HTTPRequest) -> HTTPResponse {
         let start = monotonicNanoseconds()
@@ -23,7 +24,7 @@ struct WebhookRoutes: Sendable {
         case ("/mutate", .tls): return ("mutate", review(.mutate, request, start: start))
         case ("/healthz", _): return ("healthz", probe(request) { .text(200, "ok") })
         case ("/readyz", _):
-            return ("readyz", probe(request) { isReady() ? .text(200, "ok") : .text(503, "not ready: draining or not listening") })
+            return ("readyz", probe(request) { notReadyReason().map { .text(503, $0) } ?? .text(200, "ok") })
         case ("/metrics", .probe):
             return ("metrics", probe(request) { HTTPResponse(status: 200, headers: [("content-type", "text/plain; version=0.0.4; charset=utf-8")], body: metrics.render()) })
         case ("/metrics", .tls):

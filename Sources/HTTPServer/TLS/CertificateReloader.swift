@@ -1,4 +1,4 @@
-import Locking
+import Threads
 
 #if canImport(Glibc)
 import Glibc
