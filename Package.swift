@@ -99,6 +99,11 @@ let package = Package(
             swiftSettings: strictSettings
         ),
         .testTarget(
+            name: "ClusterViewTests",
+            dependencies: ["ClusterView", "AdmissionKit", "CSystem"],
+            swiftSettings: strictSettings
+        ),
+        .testTarget(
             name: "HTTPServerTests",
             dependencies: ["HTTPServer", "CNGHTTP2"],
             swiftSettings: strictSettings

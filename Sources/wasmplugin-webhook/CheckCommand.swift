@@ -142,14 +142,11 @@ enum ClusterDumps {
         for path in paths {
             let bytes = try InputFiles.read(path)
             let start = bytes.first { $0 != 0x20 && $0 != 0x0A && $0 != 0x0D && $0 != 0x09 }
-            if start == UInt8(ascii: "{") {
-                // JSON (`kubectl get -o json`): read with the view's own read set, which builds
-                // only the fields it keeps; large clusters dump fastest this way.
-                do {
-                    documents.append(try JSONParser.parse(bytes, reading: ClusterObject.dumpReadSet))
-                } catch {
-                    throw Failure(description: "--cluster \(path): \(error)")
-                }
+            // JSON (`kubectl get -o json`) is read with the view's own read set, which builds
+            // only the fields it keeps: large clusters dump fastest this way. Anything else,
+            // including YAML documents in flow style, goes through the YAML reader.
+            if start == UInt8(ascii: "{"), let document = try? JSONParser.parse(bytes, reading: ClusterObject.dumpReadSet) {
+                documents.append(document)
                 continue
             }
             guard let text = String(validating: bytes, as: UTF8.self) else { throw Failure(description: "--cluster \(path): not UTF-8 text") }

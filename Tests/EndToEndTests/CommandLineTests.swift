@@ -241,6 +241,50 @@ import Testing
         #expect(empty.stderr == "check: no WasmPlugin found in 1 file\n")
     }
 
+    /// `kubectl get wasmplugins -A -o yaml | check --cluster dump -`: an audit of a live
+    /// cluster, with the dump as YAML (multi-document) or as kubectl's JSON List.
+    @Test func checkAuditsAgainstAClusterDump() throws {
+        let dir = try TempDir()
+        let objects = APIObjects.scenario60530 + [APIObjects.service("app-ns", "plain")]
+        let list = try JSONSerialization.data(withJSONObject: ["apiVersion": "v1", "kind": "List", "items": objects])
+        try list.write(to: URL(fileURLWithPath: dir.path("dump.json")))
+        let yaml = objects.map { String(decoding: try! JSONSerialization.data(withJSONObject: $0), as: UTF8.self) }.joined(separator: "\n---\n")
+        try yaml.write(toFile: dir.path("dump.yaml"), atomically: true, encoding: .utf8)
+        let plugins = """
+            apiVersion: v1
+            kind: List
+            items:
+            - apiVersion: extensions.istio.io/v1alpha1
+              kind: WasmPlugin
+              metadata: {name: my-plugin, namespace: app-ns}
+              spec:
+                url: oci://ghcr.io/istio-ecosystem/wasm-extensions/basic_auth:1.12.0
+                phase: AUTHN
+                pluginConfig: {basic_auth_rules: [{prefix: /, request_methods: [GET], credentials: ["ok:test"]}]}
+                targetRefs:
+                - {group: "", kind: Service, name: my-app}
+                - {group: "", kind: Service, name: plain}
+            """
+        for dump in ["dump.json", "dump.yaml"] {
+            let out = try run(Package.binary, ["check", "--cluster", dir.path(dump), "-"], stdin: Data(plugins.utf8))
+            #expect(out.status == 1, "\(dump): \(out.stderr)")
+            #expect(out.stdout.contains("-:12: items[0].spec.targetRefs[0]: error: Service my-app uses waypoint gw-ns/waypoint in another namespace"), "\(dump): \(out.stdout)")
+            #expect(out.stdout.contains("[context-waypoint-other-namespace]"))
+            #expect(out.stdout.contains("-:13: items[0].spec.targetRefs[1]: warning: Service plain is not bound to a waypoint"), "\(out.stdout)")
+            // The view knows both Services: no static "waypoints only" guess beside them.
+            #expect(!out.stdout.contains("targetref-waypoint-only"))
+        }
+        // Without --cluster the same plugins get only the static rules.
+        let plain = try run(Package.binary, ["check", "-"], stdin: Data(plugins.utf8))
+        #expect(plain.status == 0)
+        #expect(!plain.stdout.contains("context-") && plain.stdout.contains("targetref-waypoint-only"))
+        // A dump holding none of the view's kinds is a usage error, not a silent no-op.
+        try "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: x}\n".write(toFile: dir.path("empty.yaml"), atomically: true, encoding: .utf8)
+        let empty = try run(Package.binary, ["check", "--cluster", dir.path("empty.yaml"), "-"], stdin: Data(plugins.utf8))
+        #expect(empty.status == 2)
+        #expect(empty.stderr.contains("no Namespace, Service, ServiceEntry, Gateway or GatewayClass found"))
+    }
+
     @Test func checkFormatsForToolsAndWorkflows() throws {
         let dir = try TempDir()
         try Self.manifests.write(toFile: dir.path("plugins.yaml"), atomically: true, encoding: .utf8)

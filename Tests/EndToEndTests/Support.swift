@@ -128,11 +128,11 @@ final class WebhookServer {
     private let dir: TempDir
 
     /// `wrapper` runs the binary through another command that execs it (e.g. `prlimit`).
-    init(_ extra: [String] = [], pki: TestPKI? = nil, threads: Int = 2, wrapper: [String] = []) throws {
+    init(_ extra: [String] = [], pki: TestPKI? = nil, threads: Int = 2, wrapper: [String] = [], environment: [String: String] = [:]) throws {
         dir = try TempDir()
         log = dir.path("server.log")
         _ = FileManager.default.createFile(atPath: log, contents: nil)
-        process.environment = Package.childEnvironment
+        process.environment = Package.childEnvironment.merging(environment) { $1 }
         process.executableURL = URL(fileURLWithPath: wrapper.first ?? Package.binary)
         var args: [String] = Array(wrapper.dropFirst()) + (wrapper.isEmpty ? [] : [Package.binary]) + ["serve", "--listen", "127.0.0.1:0", "--probe-listen", "127.0.0.1:0", "--threads", String(threads)]
         if let pki { args += ["--tls-cert", pki.serverCert, "--tls-key", pki.serverKey] }
