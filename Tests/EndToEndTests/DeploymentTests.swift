@@ -34,8 +34,13 @@ extension LiveServers {
             let webhooks = manifests + "/base/webhooks.yaml"
             try (try String(contentsOfFile: webhooks, encoding: .utf8)).replacingOccurrences(of: "sideEffects: None", with: "sideEffect: None")
                 .write(toFile: webhooks, atomically: true, encoding: .utf8)
+            let rbac = manifests + "/components/context-checks/rbac.yaml"
+            try (try String(contentsOfFile: rbac, encoding: .utf8)).replacingOccurrences(of: "resources: [namespaces, services]\n    verbs: [get, list, watch]", with: "resources: [namespaces, services, secrets]\n    verbs: [get, list, watch, create]")
+                .write(toFile: rbac, atomically: true, encoding: .utf8)
             let out = try python("check_manifests.py", [manifests], timeout: 120)
             #expect(out.status == 1)
+            #expect(out.stdout.contains("context-checks: read-only verbs"))
+            #expect(out.stdout.contains("context-checks: RBAC on exactly the view's kinds"))
             #expect(out.stdout.contains("at least 2 replicas"))
             #expect(out.stdout.contains("readinessProbe /readyz"))
             #expect(out.stdout.contains("sideEffect"))  // unknown field caught by the strict schema

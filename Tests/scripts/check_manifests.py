@@ -119,17 +119,23 @@ def validate_schemas(docs, overlay, version):
             failures.append(f"{overlay}: {d['kind']} {d['metadata']['name']}: {e}")
 
 
-def check_mtls(root):
-    """components/mtls on top of the base: the client CA mounted and required."""
+def render_with_component(root, component):
+    """The base with `components/<component>` on top, as an overlay would include it."""
     import os
     import tempfile
     with tempfile.TemporaryDirectory() as tmp:
         with open(os.path.join(tmp, "kustomization.yaml"), "w") as f:
             # kustomize takes only relative paths.
-            base, mtls = (os.path.relpath(os.path.join(root, p), tmp) for p in ("base", "components/mtls"))
-            f.write(f"resources:\n  - {base}\ncomponents:\n  - {mtls}\n")
+            base, comp = (os.path.relpath(os.path.join(root, p), tmp) for p in ("base", f"components/{component}"))
+            f.write(f"resources:\n  - {base}\ncomponents:\n  - {comp}\n")
         docs = render(tmp)
-    validate_schemas(docs, "base+components/mtls", "1.30")
+    validate_schemas(docs, f"base+components/{component}", "1.30")
+    return docs
+
+
+def check_mtls(root):
+    """components/mtls on top of the base: the client CA mounted and required."""
+    docs = render_with_component(root, "mtls")
     c = by_kind(docs, "Deployment")[0]["spec"]["template"]["spec"]
     args = c["containers"][0]["args"]
     check("--client-ca=/client-ca/ca.crt" in args, f"mtls: --client-ca in {args}")
@@ -141,8 +147,36 @@ def check_mtls(root):
     print(f"base+components/mtls: {len(docs)} objects rendered and checked")
 
 
+# What the cluster view lists and watches: (apiGroup, resource).
+CONTEXT_RESOURCES = {("", "namespaces"), ("", "services"), ("networking.istio.io", "serviceentries"),
+                     ("gateway.networking.k8s.io", "gateways"), ("gateway.networking.k8s.io", "gatewayclasses")}
+
+
+def check_context_checks(root):
+    """components/context-checks: the flag, the token mounted, and read-only RBAC on exactly
+    the view's kinds, bound to the webhook's ServiceAccount."""
+    docs = render_with_component(root, "context-checks")
+    pod = by_kind(docs, "Deployment")[0]["spec"]["template"]["spec"]
+    check("--context-checks" in pod["containers"][0]["args"], "context-checks: --context-checks in args")
+    check(pod.get("automountServiceAccountToken") is True, "context-checks: service-account token mounted")
+    roles = by_kind(docs, "ClusterRole")
+    check(len(roles) == 1, "context-checks: one ClusterRole")
+    granted = set()
+    for rule in roles[0]["rules"] if roles else []:
+        check(sorted(rule["verbs"]) == ["get", "list", "watch"], f"context-checks: read-only verbs, not {rule['verbs']}")
+        granted |= {(g, r) for g in rule["apiGroups"] for r in rule["resources"]}
+    check(granted == CONTEXT_RESOURCES, f"context-checks: RBAC on exactly the view's kinds, not {sorted(granted)}")
+    bindings = by_kind(docs, "ClusterRoleBinding")
+    sa = by_kind(docs, "ServiceAccount")[0]["metadata"]
+    check(len(bindings) == 1 and bindings[0]["roleRef"]["name"] == (roles[0]["metadata"]["name"] if roles else None), "context-checks: binding names the role")
+    check(bindings and bindings[0]["subjects"] == [{"kind": "ServiceAccount", "name": sa["name"], "namespace": sa["namespace"]}],
+          "context-checks: bound to the webhook's ServiceAccount")
+    print(f"base+components/context-checks: {len(docs)} objects rendered and checked")
+
+
 def main(root, version="1.30"):
     check_mtls(root)
+    check_context_checks(root)
     for overlay in ("base", "overlays/cert-manager", "overlays/static-ca"):
         docs = render(f"{root}/{overlay}")
         validate_schemas(docs, overlay, version)
