@@ -47,6 +47,9 @@ public struct APIClient: Sendable {
         APIClient.globalInit
     }
 
+    /// How a response over its byte limit fails (`get`).
+    public static let tooLarge = "response larger than"
+
     /// libcurl's global state, set up once before any transfer.
     private static let globalInit: Void = { curl_global_init(Int(CURL_GLOBAL_DEFAULT)) }()
 
@@ -157,7 +160,7 @@ private final class TransferSink {
         if stop.isStopped { return false }
         guard let onLine, isSuccess else {
             guard body.count + bytes.count <= maxBytes else {
-                refusal = "response larger than \(maxBytes) bytes"
+                refusal = "\(APIClient.tooLarge) \(maxBytes) bytes"
                 return false
             }
             body.append(contentsOf: bytes)

@@ -15,12 +15,14 @@ public protocol ClusterWatchObserver: Sendable {
 
 /// Limits and timings of the list + watch loops.
 public struct WatchSettings: Sendable {
-    /// Objects per list page (`limit`): bounds each response.
+    /// Objects per list page (`limit`).
     public var pageSize = 500
-    /// Largest list page accepted (a page of 500 objects is a few MiB).
-    public var maxPageBytes = 64 << 20
+    /// Largest list page held at once (500 typical Services are about 1.5 MiB). A larger
+    /// page is asked for again with half the `limit`, down to 10 objects. With five kinds
+    /// listing at once this bounds list memory to 5 × 8 MiB.
+    public var maxPageBytes = 8 << 20
     /// Largest watch event (etcd stores objects up to 1.5 MiB).
-    public var maxEventBytes = 16 << 20
+    public var maxEventBytes = 4 << 20
     /// Server-side watch timeout, picked in this range per watch so that the watches of
     /// many replicas do not all end together (client-go does the same).
     public var watchSeconds: ClosedRange<Int> = 300...600
@@ -165,16 +167,27 @@ final class Reflector: @unchecked Sendable {
         var objects: [ClusterObject] = []
         var continueToken: String? = nil
         var listVersion: String? = nil
-        repeat {
-            var path = kind.collectionPath(version: version) + "?limit=\(settings.pageSize)"
+        var pageSize = settings.pageSize
+        var restarts = 0
+        // Until the last page (no `continue`). `continue` statements below ask for a page again.
+        while true {
+            if stop.isStopped { return .failed("stopped") }
+            var path = kind.collectionPath(version: version) + "?limit=\(pageSize)"
             if let token = continueToken { path += "&continue=" + Self.queryEscape(token) }
             let page: JSON
             switch client.get(path, maxBytes: settings.maxPageBytes, timeoutSeconds: settings.requestTimeout, stop: stop) {
+            case .failed(let message) where message.hasPrefix(APIClient.tooLarge) && pageSize > 10:
+                // Large objects: the same page again, in smaller pieces.
+                pageSize = max(10, pageSize / 2)
+                continue
             case .failed(let message): return .failed("list \(kind.resource): \(message)")
             case .response(let status, let body):
                 if status == 404 { return .notInstalled }
                 if status == 410 {
-                    // The continue token expired mid-list: start over.
+                    // The continue token expired mid-list: start over, a few times at most
+                    // (then the outer loop backs off).
+                    restarts += 1
+                    if restarts > 3 { return .failed("list \(kind.resource): continue token expired \(restarts) times") }
                     objects.removeAll()
                     continueToken = nil
                     listVersion = nil
@@ -193,7 +206,8 @@ final class Reflector: @unchecked Sendable {
             listVersion = listVersion ?? metadata["resourceVersion"]?.stringValue
             objects += items.compactMap { ClusterObject($0, as: kind) }
             continueToken = metadata["continue"]?.stringValue.flatMap { $0.isEmpty ? nil : $0 }
-        } while continueToken != nil && !stop.isStopped
+            if continueToken == nil { break }
+        }
         guard let resourceVersion = listVersion else { return .failed("list \(kind.resource): no resourceVersion") }
         let count = objects.count
         view.update { $0.replace(kind, with: objects) }

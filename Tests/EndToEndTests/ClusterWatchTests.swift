@@ -46,8 +46,8 @@ extension LiveServers {
             var view: LiveClusterView { watcher.view }
         }
 
-        func start(seed: [[String: Any]] = APIObjects.scenario60530, missing: [String] = [], settings: WatchSettings = .fast) throws -> Running {
-            let api = try FakeAPIServer(seed: seed, missing: missing)
+        func start(seed: [[String: Any]] = APIObjects.scenario60530, missing: [String] = [], continueGone: Int = 0, settings: WatchSettings = .fast) throws -> Running {
+            let api = try FakeAPIServer(seed: seed, missing: missing, continueGone: continueGone)
             let tokenFile = api.dir.path("token")
             let kubeconfig = try api.kubeconfig(tokenFile: tokenFile)
             let observer = RecordingObserver()
@@ -142,6 +142,36 @@ extension LiveServers {
                 Issue.record("a ServiceEntry lookup without the API should be known-absent")
                 return
             }
+        }
+
+        /// A continue token that expires mid-list (410) restarts the list from its first page:
+        /// the view gets one consistent list, not pages from two versions.
+        @Test func expiredContinueTokenRestartsTheList() throws {
+            var settings = WatchSettings.fast
+            settings.pageSize = 100
+            let services = (0..<250).map { APIObjects.service("bulk", "svc-\($0)") }
+            let r = try start(seed: APIObjects.scenario60530 + services, continueGone: 1, settings: settings)
+            defer { r.watcher.stop() }
+            #expect(r.view.count(.service) == 251)
+            let lists = try #require((r.api.stats()["lists"] as? [String: Int])?["Service"])
+            // 3 pages, plus the page that got 410 and the first page again; the other kinds
+            // take the one 410 only if they page, which 6 objects do not.
+            #expect(lists == 5, "\(lists) list requests")
+        }
+
+        /// A page over the byte limit is asked for again in smaller pieces, so large objects
+        /// still list while memory stays bounded by the limit.
+        @Test func largePagesAreListedInSmallerPieces() throws {
+            var settings = WatchSettings.fast
+            settings.maxPageBytes = 256 << 10
+            let big = (0..<40).map { i -> [String: Any] in
+                ["apiVersion": "v1", "kind": "Service", "metadata": ["name": "big-\(i)", "namespace": "app-ns", "annotations": ["blob": String(repeating: "y", count: 20_000)]]]
+            }
+            let r = try start(seed: APIObjects.scenario60530 + big, settings: settings)
+            defer { r.watcher.stop() }
+            #expect(r.view.count(.service) == 41)
+            let lists = try #require((r.api.stats()["lists"] as? [String: Int])?["Service"])
+            #expect(lists > 2, "41 Services of 20 KB do not fit one 256 KiB page: \(lists) requests")
         }
 
         /// An event past the line limit fails that watch with a clear message, retried with

@@ -18,7 +18,8 @@ detection of changes, retrieving large results in chunks, watch bookmarks) speci
 A plain-HTTP admin port (loopback) drives it: POST /apply (an object), /delete
 ({kind, namespace, name}), /expire (410 to every open watch, and compact), /drop (cut
 every watch connection without ending the chunked stream), /token ({token}: rotate),
-/lists-slow ({seconds}); GET /stats. On start it prints one JSON line:
+/lists-slow ({seconds}); GET /stats. --continue-gone N answers the first N continue
+requests with 410 Expired, as after a compaction mid-list. On start it prints one JSON line:
 {"port": P, "admin": A}.
 """
 import argparse
@@ -53,6 +54,7 @@ class State:
         self.drop_generation = 0
         self.bookmark_interval = bookmark_interval
         self.list_delay = 0.0
+        self.continue_gone = 0  # how many continue requests still get 410
         self.stats = {"lists": {}, "watches": {}, "watch_rvs": {}, "unauthorized": 0, "open_watches": 0}
 
     def key(self, obj):
@@ -133,6 +135,9 @@ def make_handler(state):
                 start, rv = 0, state.rv
                 if "continue" in query:
                     token = json.loads(base64.b64decode(query["continue"]))
+                    if state.continue_gone > 0:
+                        state.continue_gone -= 1
+                        return self.send_json(410, status(410, "Expired", "The provided continue parameter is too old"))
                     if token["rv"] < state.compacted:
                         return self.send_json(410, status(410, "Expired", "The provided continue parameter is too old"))
                     start, rv = token["start"], token["rv"]
@@ -276,10 +281,12 @@ def main():
     parser.add_argument("--missing", action="append", default=[], help="a kind whose API is not installed (404)")
     parser.add_argument("--bookmark-interval", type=float, default=1.0)
     parser.add_argument("--list-delay", type=float, default=0.0)
+    parser.add_argument("--continue-gone", type=int, default=0, help="answer this many continue requests with 410")
     args = parser.parse_args()
     missing = {KIND_TO_PATH[k] for k in args.missing}
     state = State(args.token, missing, args.bookmark_interval)
     state.list_delay = args.list_delay
+    state.continue_gone = args.continue_gone
     if args.seed:
         with open(args.seed) as f:
             for obj in json.load(f):
