@@ -14,7 +14,7 @@ let package = Package(
         .executable(name: "wasmplugin-webhook", targets: ["wasmplugin-webhook"]),
         .executable(name: "admission-bench", targets: ["admission-bench"]),
         // For the fuzz targets in Fuzz/ (a package of its own, built with libFuzzer).
-        .library(name: "WebhookLibraries", targets: ["HTTPServer", "AdmissionKit", "ClusterView", "WasmPluginPolicy", "YAMLManifests"]),
+        .library(name: "WebhookLibraries", targets: ["HTTPServer", "AdmissionKit", "ClusterView", "KubernetesClient", "WasmPluginPolicy", "YAMLManifests"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),

@@ -28,5 +28,6 @@ let package = Package(
         fuzzTarget("FuzzJSON"),
         fuzzTarget("FuzzReview"),
         fuzzTarget("FuzzYAML"),
+        fuzzTarget("FuzzWatch"),
     ]
 )

@@ -94,3 +94,18 @@ exchanges = [
 for seed in (0, 5, 9):
     for e in exchanges:
         put("FuzzHTTP2", bytes([seed]) + e)
+
+# Watch: list pages (first byte even) and watch-event lines (odd) for each kind.
+objects = [
+    {"metadata": {"name": "my-app", "namespace": "app-ns", "resourceVersion": "5", "labels": {"istio.io/use-waypoint": "waypoint", "istio.io/use-waypoint-namespace": "gw-ns"}}, "spec": {"ports": [{"port": 80}]}},
+    {"metadata": {"name": "app-ns", "labels": {"istio.io/dataplane-mode": "ambient", "istio-injection": "enabled"}}},
+    {"metadata": {"name": "waypoint", "namespace": "gw-ns", "labels": {"istio.io/waypoint-for": "service"}}, "spec": {"gatewayClassName": "istio-waypoint"}},
+    {"metadata": {"name": "istio-waypoint"}, "spec": {"controllerName": "istio.io/mesh-controller"}},
+]
+for k in range(5):
+    page = {"kind": "List", "apiVersion": "v1", "metadata": {"resourceVersion": "9", "continue": "abc"}, "items": objects}
+    put("FuzzWatch", bytes([k * 2]) + json.dumps(page).encode())
+    lines = [{"type": t, "object": o} for t in ("ADDED", "MODIFIED", "DELETED") for o in objects]
+    lines.append({"type": "BOOKMARK", "object": {"kind": "Service", "apiVersion": "v1", "metadata": {"resourceVersion": "12"}}})
+    lines.append({"type": "ERROR", "object": {"kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Failure", "reason": "Expired", "code": 410, "message": "too old"}})
+    put("FuzzWatch", bytes([k * 2 + 1]) + b"\n".join(json.dumps(l).encode() for l in lines))

@@ -11,7 +11,7 @@ scripts/bootstrap.sh
 seconds=${1:-60}
 shift || true
 targets=("$@")
-((${#targets[@]})) || targets=(FuzzHTTP1 FuzzHTTP2 FuzzJSON FuzzReview FuzzYAML)
+((${#targets[@]})) || targets=(FuzzHTTP1 FuzzHTTP2 FuzzJSON FuzzReview FuzzYAML FuzzWatch)
 work=.build/fuzz
 mkdir -p "$work/artifacts"
 python3 Fuzz/seeds.py "$PWD" "$work/corpus"
