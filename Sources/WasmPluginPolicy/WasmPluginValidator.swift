@@ -7,7 +7,7 @@ import ClusterView
 public struct WasmPluginValidator: Validator {
     public var settings: PolicySettings
     /// The cluster view the context rules read; nil: they stay silent.
-    public var cluster: (any ClusterFacts)?
+    public let cluster: (any ClusterFacts)?
     /// One rule to run, with its verdict resolved once: a review runs every rule.
     private struct Step {
         let id: String
@@ -25,7 +25,7 @@ public struct WasmPluginValidator: Validator {
             rules.map { Step(id: $0.id, verdict: settings.verdict(for: $0), check: $0.check) }.filter { $0.verdict != .off }
         }
         objectPlan = plan(WasmPluginRules.objectRules)
-        specPlan = plan(WasmPluginRules.specRules)
+        specPlan = plan(WasmPluginRules.specRules + (cluster == nil ? [] : WasmPluginRules.contextRules))
         typeVerdict = settings.verdict(for: WasmPluginRules.byID["field-type"]!)
     }
 

@@ -149,7 +149,11 @@ public enum WasmPluginRules {
         WasmPluginRule(id: "basic-auth-methods", field: "basic_auth_rules[].request_methods", verdict: .deny, fix: "at least one upper-case method token: GET, POST, …", check: BasicAuthRules.methods),
         WasmPluginRule(id: "basic-auth-method-case", field: "basic_auth_rules[].request_methods", verdict: .warn, fix: "methods match case-sensitively; write them as clients send them", check: BasicAuthRules.methodCase),
         WasmPluginRule(id: "basic-auth-credentials", field: "basic_auth_rules[].credentials", verdict: .deny, fix: "user:pass, or the padded base64 of user:pass without a newline", check: BasicAuthRules.credentials),
-        // Context rules: only with a cluster view (check --cluster, serve --context-checks).
+    ]
+
+    /// Rules that read the cluster view (check --cluster, serve --context-checks); without
+    /// a view they are not run at all.
+    static let contextRules: [WasmPluginRule] = [
         WasmPluginRule(id: "context-waypoint-other-namespace", field: "spec.targetRefs[]", verdict: .deny, fix: "create the plugin in the waypoint's namespace, targetRefs to the waypoint Gateway (istio#60530)", check: ContextRules.waypointInOtherNamespace),
         WasmPluginRule(id: "context-service-unbound", field: "spec.targetRefs[]", verdict: .warn, fix: "bind the Service to a waypoint (istio.io/use-waypoint), or use selector for sidecars (istio#51014)", check: ContextRules.serviceWithoutWaypoint),
         WasmPluginRule(id: "context-serviceentry-unbound", field: "spec.targetRefs[]", verdict: .warn, fix: "target the Gateway for ingress; bind the ServiceEntry to a waypoint for egress (istio#59337)", check: ContextRules.serviceEntryWithoutWaypoint),
@@ -160,7 +164,7 @@ public enum WasmPluginRules {
     ]
 
     /// Every validation rule.
-    public static let all: [WasmPluginRule] = objectRules + specRules
+    public static let all: [WasmPluginRule] = objectRules + specRules + contextRules
 
     /// The defaulting rules (audit annotation keys): a policy can turn each off.
     public static let defaultingIDs = [
