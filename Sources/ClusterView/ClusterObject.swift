@@ -10,6 +10,13 @@ public struct ClusterObject: Sendable, Equatable {
         case serviceEntry(ServiceFacts)
         case gateway(GatewayFacts)
         case gatewayClass(GatewayClassFacts)
+
+        // The payload when the facts are of that kind.
+        var namespace: NamespaceFacts? { if case .namespace(let f) = self { f } else { nil } }
+        var service: ServiceFacts? { if case .service(let f) = self { f } else { nil } }
+        var serviceEntry: ServiceFacts? { if case .serviceEntry(let f) = self { f } else { nil } }
+        var gateway: GatewayFacts? { if case .gateway(let f) = self { f } else { nil } }
+        var gatewayClass: GatewayClassFacts? { if case .gatewayClass(let f) = self { f } else { nil } }
     }
 
     public var kind: ClusterKind

@@ -56,57 +56,21 @@ public struct ClusterStore: ClusterFacts {
 
     // MARK: ClusterFacts
 
-    private func lookup(_ kind: ClusterKind, _ namespace: String, _ name: String) -> Known<ClusterObject.Facts> {
+    private func lookup<T>(_ kind: ClusterKind, _ namespace: String, _ name: String, _ facts: KeyPath<ClusterObject.Facts, T?>) -> Known<T> {
         guard knownKinds.contains(kind) else { return .unknown }
-        return objects[kind]?[namespace]?[name].map { .present($0) } ?? .absent
+        return objects[kind]?[namespace]?[name]?[keyPath: facts].map { .present($0) } ?? .absent
     }
 
-    public func namespace(_ name: String) -> Known<NamespaceFacts> {
-        switch lookup(.namespace, "", name) {
-        case .present(.namespace(let facts)): return .present(facts)
-        case .unknown: return .unknown
-        default: return .absent
-        }
-    }
-
-    public func service(namespace: String, name: String) -> Known<ServiceFacts> {
-        switch lookup(.service, namespace, name) {
-        case .present(.service(let facts)): return .present(facts)
-        case .unknown: return .unknown
-        default: return .absent
-        }
-    }
-
+    public func namespace(_ name: String) -> Known<NamespaceFacts> { lookup(.namespace, "", name, \.namespace) }
+    public func service(namespace: String, name: String) -> Known<ServiceFacts> { lookup(.service, namespace, name, \.service) }
     public func serviceEntry(namespace: String, name: String) -> Known<ServiceFacts> {
-        switch lookup(.serviceEntry, namespace, name) {
-        case .present(.serviceEntry(let facts)): return .present(facts)
-        case .unknown: return .unknown
-        default: return .absent
-        }
+        lookup(.serviceEntry, namespace, name, \.serviceEntry)
     }
-
-    public func gateway(namespace: String, name: String) -> Known<GatewayFacts> {
-        switch lookup(.gateway, namespace, name) {
-        case .present(.gateway(let facts)): return .present(facts)
-        case .unknown: return .unknown
-        default: return .absent
-        }
-    }
-
-    public func gatewayClass(_ name: String) -> Known<GatewayClassFacts> {
-        switch lookup(.gatewayClass, "", name) {
-        case .present(.gatewayClass(let facts)): return .present(facts)
-        case .unknown: return .unknown
-        default: return .absent
-        }
-    }
+    public func gateway(namespace: String, name: String) -> Known<GatewayFacts> { lookup(.gateway, namespace, name, \.gateway) }
+    public func gatewayClass(_ name: String) -> Known<GatewayClassFacts> { lookup(.gatewayClass, "", name, \.gatewayClass) }
 
     public func gateways(inNamespace namespace: String) -> Known<[GatewayFacts]> {
         guard knownKinds.contains(.gateway) else { return .unknown }
-        let all = objects[.gateway]?[namespace]?.values.compactMap { facts -> GatewayFacts? in
-            if case .gateway(let g) = facts { return g }
-            return nil
-        }
-        return .present(all ?? [])
+        return .present(objects[.gateway]?[namespace]?.values.compactMap(\.gateway) ?? [])
     }
 }
