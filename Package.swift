@@ -81,10 +81,11 @@ let package = Package(
             ],
             swiftSettings: strictSettings
         ),
-        // Benchmark program: time per review (decode + rules + encode), not a test.
+        // Benchmark program: time per review (decode + rules + encode), and the cluster
+        // view's memory (--view-size); not a test.
         .executableTarget(
             name: "admission-bench",
-            dependencies: ["AdmissionKit", "WasmPluginPolicy"],
+            dependencies: ["AdmissionKit", "WasmPluginPolicy", "ClusterView", "CSystem"],
             swiftSettings: strictSettings
         ),
         .testTarget(
@@ -99,11 +100,6 @@ let package = Package(
             swiftSettings: strictSettings
         ),
         .testTarget(
-            name: "ClusterViewTests",
-            dependencies: ["ClusterView", "AdmissionKit", "CSystem"],
-            swiftSettings: strictSettings
-        ),
-        .testTarget(
             name: "HTTPServerTests",
             dependencies: ["HTTPServer", "CNGHTTP2"],
             swiftSettings: strictSettings
@@ -112,7 +108,7 @@ let package = Package(
         // --build-tests` rebuild it, so the tests never run a stale one.
         .testTarget(
             name: "EndToEndTests",
-            dependencies: ["wasmplugin-webhook", "KubernetesClient", "ClusterView", "Threads"],
+            dependencies: ["wasmplugin-webhook", "admission-bench", "KubernetesClient", "ClusterView", "Threads"],
             swiftSettings: strictSettings
         ),
     ]

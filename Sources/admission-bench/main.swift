@@ -9,6 +9,7 @@ import Glibc
 /// seed review (~3 KB) and on reviews with large `pluginConfig`s, single-threaded.
 ///
 ///   swift run -c release admission-bench [--seconds S] [FIXTURE.json ...]
+///   swift run -c release admission-bench --view-size   (heap of a 50k-Service cluster view)
 ///
 /// Prints one line per (input, endpoint): bytes, reviews run, µs per review, MB/s.
 
@@ -55,6 +56,14 @@ var args = CommandLine.arguments.dropFirst()
 while let arg = args.popFirst() {
     if arg == "--seconds", let value = args.popFirst().flatMap(Double.init) {
         seconds = value
+    } else if arg == "--view-size" {
+        do {
+            try ViewSize.run()
+            exit(0)
+        } catch {
+            fail("view-size: \(error)")
+            exit(2)
+        }
     } else if let bytes = readFile(arg) {
         inputs.append((arg, bytes))
     } else {

@@ -3,8 +3,8 @@ import ArgumentParser
 import ClusterView
 import HTTPServer
 import KubernetesClient
-import Threads
 import Logging
+import Threads
 import WasmPluginPolicy
 
 #if canImport(Glibc)
@@ -66,7 +66,7 @@ struct ServeCommand: ParsableCommand {
     @Option(help: "Seconds a pending answer may wait without the client reading any of it.")
     var writeTimeout = 30
 
-    @Flag(help: "Keep a view of the cluster's Gateways, GatewayClasses, Services, Namespaces and ServiceEntries by list + watch, and run the context rules on it (needs the RBAC in deploy/context-checks).")
+    @Flag(help: "Keep a view of the cluster's Gateways, GatewayClasses, Services, Namespaces and ServiceEntries by list + watch, and run the context rules on it (needs the RBAC in manifests/components/context-checks).")
     var contextChecks = false
 
     @Option(help: "With --context-checks outside a cluster: the kubeconfig to reach the API server with (token, token file or client certificate). Default: the pod's service account.")

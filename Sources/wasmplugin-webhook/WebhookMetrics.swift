@@ -1,7 +1,7 @@
 import AdmissionKit
 import HTTPServer
-import Threads
 import Prometheus
+import Threads
 
 /// The metrics of DESIGN.md, on swift-prometheus's registry.
 final class WebhookMetrics: ServerObserver, Sendable {

@@ -206,3 +206,21 @@ extension WatchSettings {
         return s
     }
 }
+
+/// The view's size target: 50,000 Services and 10,000 Namespaces in at most 32 MiB.
+/// Measured by `admission-bench --view-size` in a process of its own: glibc's heap
+/// counters are process-wide, and the tests run in parallel.
+@Suite struct ClusterViewSizeTests {
+    @Test func fiftyThousandServicesAndTenThousandNamespacesFitIn32MiB() throws {
+        let bench = URL(fileURLWithPath: Package.binary).deletingLastPathComponent().appendingPathComponent("admission-bench").path
+        let out = try run(bench, ["--view-size"], timeout: 120)
+        #expect(out.status == 0, "\(out.stderr)")
+        let fields = out.stdout.split(whereSeparator: \.isWhitespace)
+        #expect(fields.count == 4 && fields[0] == "view-size" && fields[2] == "services=50000" && fields[3] == "namespaces=10000", "\(out.stdout)")
+        let bytes = Int(fields.count > 1 ? fields[1] : "") ?? -1
+        if bytes == 0 { return }  // under a sanitizer glibc's counters read 0: nothing to measure
+        #expect(bytes <= 32 << 20, "\(bytes) bytes")
+        // The measurement must see the view at all: more than a few bytes per object.
+        #expect(bytes > 60_000 * 16, "\(bytes) bytes")
+    }
+}
