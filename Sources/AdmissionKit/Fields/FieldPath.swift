@@ -73,7 +73,8 @@ public struct FieldPath: Sendable, Hashable, CustomStringConvertible {
     }
 
     public static func escapePointerToken(_ token: String) -> String {
-        guard token.contains(where: { $0 == "~" || $0 == "/" }) else { return token }
+        // On bytes: Character iteration segments graphemes, ~10x the cost, on every patch path.
+        guard token.utf8.contains(where: { $0 == UInt8(ascii: "~") || $0 == UInt8(ascii: "/") }) else { return token }
         return token.replacingOccurrences(of: "~", with: "~0").replacingOccurrences(of: "/", with: "~1")
     }
 }

@@ -56,6 +56,8 @@ enum BasicAuthRules {
         }
     }
 
+    static let matchKinds = ["prefix", "exact", "suffix"]
+
     static func ruleMatch(_ input: RuleInput, _ r: inout ValidationResult) {
         guard input.basicAuthApplies, let config = input.spec["pluginConfig"]?.objectValue else { return }
         guard let rules = r.array(config["basic_auth_rules"], at: rules$) else { return }
@@ -65,17 +67,18 @@ enum BasicAuthRules {
                 if item.isNull { r.reportType(.required(path, "must be an object")) }
                 continue
             }
-            let matchKeys = ["prefix", "exact", "suffix"].filter(rule.has)
+            let matchKeys = matchKinds.filter(rule.has)
             if matchKeys.count != 1 {
                 r.report(
                     path, matchKeys.isEmpty ? "needs one of prefix, exact or suffix" : "has \(matchKeys.joined(separator: " and ")); only one is allowed",
                     hint: "set exactly one of prefix, exact, suffix (the plugin refuses the whole configuration otherwise)")
             }
             for key in matchKeys {
-                if rule[key]?.isNull == true {
-                    r.reportType(.wrongType(path.child(key), expected: "a string", got: .null))
-                } else if let s = r.string(rule[key], at: path.child(key)), s.isEmpty {
-                    r.report(path.child(key), "must not be empty", hint: "use \"/\" with prefix to match every path")
+                switch rule[key] {
+                case .string(let s)?:
+                    if s.isEmpty { r.report(path.child(key), "must not be empty", hint: "use \"/\" with prefix to match every path") }
+                case .null?: r.reportType(.wrongType(path.child(key), expected: "a string", got: .null))
+                case let other: r.string(other, at: path.child(key))
                 }
             }
         }
@@ -96,18 +99,29 @@ enum BasicAuthRules {
 
     /// Methods are compared exactly with `:method`: `get` never matches a GET request, so
     /// GET requests go unauthenticated.
+    /// Method tokens are ASCII (`isTokenChar`): a lower-case letter is all that differs
+    /// from what clients send. On bytes, without building the upper-case copy.
+    static func hasLowercase(_ method: String) -> Bool {
+        method.utf8.contains { $0 >= UInt8(ascii: "a") && $0 <= UInt8(ascii: "z") }
+    }
+
     static func methods(_ input: RuleInput, _ r: inout ValidationResult) {
         for (rulePath, rule) in input.basicAuthRules {
             let path = rulePath.child("request_methods")
             guard let methods = requiredList(rule["request_methods"], at: path, what: "method", hint: "e.g. request_methods: [GET, POST]", &r) else { continue }
             for (i, item) in methods.enumerated() {
-                guard let method = r.string(item, at: path.index(i)) else {
-                    if item.isNull { r.reportType(.wrongType(path.index(i), expected: "a string", got: item)) }
+                // Paths are built only for findings: this runs for every method of every rule.
+                guard case .string(let method) = item else {
+                    if item.isNull {
+                        r.reportType(.wrongType(path.index(i), expected: "a string", got: item))
+                    } else {
+                        r.string(item, at: path.index(i))
+                    }
                     continue
                 }
                 if method.isEmpty || !method.utf8.allSatisfy(isTokenChar) {
                     r.report(path.index(i), "is not an HTTP method token", hint: "use methods such as GET, POST, PUT")
-                } else if method != method.uppercased(), standardMethods.contains(method.uppercased()) {
+                } else if hasLowercase(method), standardMethods.contains(method.uppercased()) {
                     r.report(
                         path.index(i), "\(method) never equals the \(method.uppercased()) that clients send, so \(method.uppercased()) requests are not authenticated",
                         hint: "write \(method.uppercased())")
@@ -120,7 +134,7 @@ enum BasicAuthRules {
     static func methodCase(_ input: RuleInput, _ r: inout ValidationResult) {
         for (rulePath, rule) in input.basicAuthRules {
             for (i, item) in (rule["request_methods"]?.arrayValue ?? []).enumerated() {
-                guard let method = item.stringValue, !method.isEmpty, method.utf8.allSatisfy(isTokenChar), method != method.uppercased(),
+                guard let method = item.stringValue, !method.isEmpty, method.utf8.allSatisfy(isTokenChar), hasLowercase(method),
                     !standardMethods.contains(method.uppercased())
                 else { continue }
                 r.report(rulePath.child("request_methods").index(i), "methods match case-sensitively; clients usually send \(method.uppercased())")

@@ -3,14 +3,16 @@ import ClusterView
 
 /// What every rule reads: the object, its spec, the parsed url and the policy, plus what
 /// several rules derive from them, worked out once per review (a review runs ~60 rules).
-struct RuleInput {
-    var object: JSONObject
+/// A class: handed to every rule by one reference, not as a struct whose dozen fields
+/// were retained and released around each of the ~60 calls.
+final class RuleInput {
+    let object: JSONObject
     /// `spec` when it is an object; spec-level rules run only then.
-    var spec: JSONObject
-    var namespace: String
+    let spec: JSONObject
+    let namespace: String
     /// `spec.url` parsed, when it is a string.
-    var url: ModuleURL?
-    var settings: PolicySettings
+    let url: ModuleURL?
+    let settings: PolicySettings
     /// What stops Istio parsing `url`, and an unsupported or mis-cased scheme (each rule
     /// below reads them; worked out once).
     let urlSyntaxProblem: (detail: String, hint: String)?

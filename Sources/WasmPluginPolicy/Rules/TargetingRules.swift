@@ -223,10 +223,21 @@ enum DNSNames {
     /// RFC 1123 subdomain: dot-separated labels of [a-z0-9-], not starting or ending in '-'.
     static func isSubdomain(_ s: String) -> Bool {
         guard !s.isEmpty, s.utf8.count <= 253 else { return false }
-        return s.utf8.split(separator: UInt8(ascii: "."), omittingEmptySubsequences: false).allSatisfy { label in
-            !label.isEmpty && label.count <= 63 && isAlnum(label.first!) && isAlnum(label.last!)
-                && label.allSatisfy { isAlnum($0) || $0 == UInt8(ascii: "-") }
+        // One pass, no split: labels of 1-63 bytes, alphanumeric at both ends.
+        var labelLength = 0
+        var previous: UInt8 = UInt8(ascii: ".")
+        for b in s.utf8 {
+            if b == UInt8(ascii: ".") {
+                guard labelLength > 0, isAlnum(previous) else { return false }
+                labelLength = 0
+            } else {
+                guard isAlnum(b) || (b == UInt8(ascii: "-") && labelLength > 0) else { return false }
+                labelLength += 1
+                guard labelLength <= 63 else { return false }
+            }
+            previous = b
         }
+        return labelLength > 0 && isAlnum(previous)
     }
 
     /// RFC 1035 label: [a-z]([-a-z0-9]*[a-z0-9])?, at most 63.
