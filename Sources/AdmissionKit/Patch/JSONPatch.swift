@@ -53,77 +53,91 @@ extension JSON {
     }
 
     public mutating func apply(_ operation: PatchOperation) throws(JSONPatchError) {
-        guard let last = operation.path.steps.last else {
+        guard !operation.path.steps.isEmpty else {
             guard operation.op != .remove, let value = operation.value else {
                 throw JSONPatchError(description: "cannot remove the whole document")
             }
             self = value
             return
         }
-        try modify(steps: operation.path.steps.dropLast()[...]) { (parent: inout JSON) throws(JSONPatchError) in
-            switch last {
-            case .key(let key):
-                guard case .object(var object) = parent else { throw JSONPatchError(description: "\(operation.path.jsonPointer): parent is not an object") }
-                parent = .null  // the container is now uniquely owned by `object`: no copy on write
-                defer { parent = .object(object) }
-                try object.apply(operation, key: key)
-            case .index(let i):
-                if case .object(var object) = parent {
-                    // A numeric token addresses a member of an object (label keys can be digits).
-                    parent = .null
-                    defer { parent = .object(object) }
-                    try object.apply(operation, key: String(i))
-                    return
-                }
-                guard case .array(var array) = parent else { throw JSONPatchError(description: "\(operation.path.jsonPointer): parent is not a list") }
-                parent = .null
-                defer { parent = .array(array) }
-                switch operation.op {
-                case .add:
-                    guard i <= array.count else { throw JSONPatchError(description: "\(operation.path.jsonPointer): index out of range") }
-                    array.insert(operation.value ?? .null, at: i)
-                case .replace, .remove:
-                    guard array.indices.contains(i) else { throw JSONPatchError(description: "\(operation.path.jsonPointer): index out of range") }
-                    if operation.op == .remove { array.remove(at: i) } else { array[i] = operation.value ?? .null }
-                }
-            }
-        }
+        try apply(operation, level: 0)
     }
 
-    /// Walks to the container at `steps` and edits it in place. Each level is moved out of
-    /// its parent (null left behind) before it is edited, so every level is uniquely owned
-    /// and no large sibling array is copied: a patch of n operations costs O(n), not O(n²).
-    /// (Binding with `switch (self, step)` would keep a second reference alive in the tuple.)
-    private mutating func modify(steps: ArraySlice<FieldPath.Step>, _ body: (inout JSON) throws(JSONPatchError) -> Void) throws(JSONPatchError) {
-        guard let first = steps.first else {
-            try body(&self)
+    /// Walks down `operation.path` from step `level` and edits the container of its last
+    /// step in place. Each level is moved out of its parent (null left behind) before it is
+    /// edited, so every level is uniquely owned and no large sibling array is copied: a patch
+    /// of n operations costs O(n), not O(n²). Plain recursion with the operation borrowed:
+    /// a closure-taking walk was specialised into copying the captured operation (its
+    /// path and value) at every level. (Binding with `switch (self, step)` would keep a
+    /// second reference alive in the tuple.)
+    private mutating func apply(_ operation: PatchOperation, level: Int) throws(JSONPatchError) {
+        let steps = operation.path.steps
+        if level == steps.count - 1 {
+            try applyLast(operation, steps[level])
             return
         }
-        switch first {
-        case .key(let key):
-            guard case .object(var object) = self else { throw JSONPatchError(description: "path does not exist at \(key)") }
-            self = .null
-            defer { self = .object(object) }
-            guard let index = object.members.lastIndex(where: { $0.key == key }) else {
-                throw JSONPatchError(description: "missing member \(key)")
-            }
-            var child = object.members[index].value
-            object.members[index].value = .null
-            defer { object.members[index].value = child }
-            try child.modify(steps: steps.dropFirst(), body)
+        let key: String
+        switch steps[level] {
         case .index(let i):
-            if case .object = self {
-                try modify(steps: [.key(String(i))] + steps.dropFirst(), body)
+            guard case .array(var array) = self else {
+                // A numeric token addresses a member of an object (label keys can be digits).
+                guard case .object = self else { throw JSONPatchError(description: "path does not exist at \(i)") }
+                try descend(operation, level: level, key: String(i))
                 return
             }
-            guard case .array(var array) = self else { throw JSONPatchError(description: "path does not exist at \(i)") }
             self = .null
             defer { self = .array(array) }
             guard array.indices.contains(i) else { throw JSONPatchError(description: "missing index \(i)") }
             var child = array[i]
             array[i] = .null
             defer { array[i] = child }
-            try child.modify(steps: steps.dropFirst(), body)
+            try child.apply(operation, level: level + 1)
+            return
+        case .key(let k): key = k
+        }
+        try descend(operation, level: level, key: key)
+    }
+
+    private mutating func descend(_ operation: PatchOperation, level: Int, key: String) throws(JSONPatchError) {
+        guard case .object(var object) = self else { throw JSONPatchError(description: "path does not exist at \(key)") }
+        self = .null
+        defer { self = .object(object) }
+        guard let index = object.members.lastIndex(where: { $0.key == key }) else {
+            throw JSONPatchError(description: "missing member \(key)")
+        }
+        var child = object.members[index].value
+        object.members[index].value = .null
+        defer { object.members[index].value = child }
+        try child.apply(operation, level: level + 1)
+    }
+
+    /// The edit itself, on the container that holds the last step.
+    private mutating func applyLast(_ operation: PatchOperation, _ last: FieldPath.Step) throws(JSONPatchError) {
+        switch last {
+        case .key(let key):
+            guard case .object(var object) = self else { throw JSONPatchError(description: "\(operation.path.jsonPointer): parent is not an object") }
+            self = .null  // the container is now uniquely owned by `object`: no copy on write
+            defer { self = .object(object) }
+            try object.apply(operation, key: key)
+        case .index(let i):
+            if case .object(var object) = self {
+                // A numeric token addresses a member of an object (label keys can be digits).
+                self = .null
+                defer { self = .object(object) }
+                try object.apply(operation, key: String(i))
+                return
+            }
+            guard case .array(var array) = self else { throw JSONPatchError(description: "\(operation.path.jsonPointer): parent is not a list") }
+            self = .null
+            defer { self = .array(array) }
+            switch operation.op {
+            case .add:
+                guard i <= array.count else { throw JSONPatchError(description: "\(operation.path.jsonPointer): index out of range") }
+                array.insert(operation.value ?? .null, at: i)
+            case .replace, .remove:
+                guard array.indices.contains(i) else { throw JSONPatchError(description: "\(operation.path.jsonPointer): index out of range") }
+                if operation.op == .remove { array.remove(at: i) } else { array[i] = operation.value ?? .null }
+            }
         }
     }
 }
