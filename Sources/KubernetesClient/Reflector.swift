@@ -95,7 +95,9 @@ final class Reflector: @unchecked Sendable {
                     observer.listed(kind, objects: count, relist: everListed, reason: relistReason)
                     everListed = true
                     relistReason = nil
-                    succeeded()
+                    // Current as of now, but working again only once a watch delivers: a server
+                    // that 410s right after every list must not reset the backoff (or flap the log).
+                    observer.progressed(kind)
                 case .notInstalled:
                     view.update { $0.replace(kind, with: []) }
                     if !everListed { observer.listed(kind, objects: 0, relist: false, reason: "API not installed") }

@@ -46,8 +46,11 @@ extension LiveServers {
             var view: LiveClusterView { watcher.view }
         }
 
-        func start(seed: [[String: Any]] = APIObjects.scenario60530, missing: [String] = [], continueGone: Int = 0, settings: WatchSettings = .fast) throws -> Running {
-            let api = try FakeAPIServer(seed: seed, missing: missing, continueGone: continueGone)
+        func start(
+            seed: [[String: Any]] = APIObjects.scenario60530, missing: [String] = [], continueGone: Int = 0, alwaysGone: Bool = false,
+            settings: WatchSettings = .fast
+        ) throws -> Running {
+            let api = try FakeAPIServer(seed: seed, missing: missing, continueGone: continueGone, alwaysGone: alwaysGone)
             let tokenFile = api.dir.path("token")
             let kubeconfig = try api.kubeconfig(tokenFile: tokenFile)
             let observer = RecordingObserver()
@@ -104,6 +107,20 @@ extension LiveServers {
             usleep(500_000)
             let lists = try #require(r.api.stats()["lists"] as? [String: Int])
             #expect((lists["Service"] ?? 0) <= 3)
+        }
+
+        /// A server that answers every watch with 410, even from the version it just listed:
+        /// the watcher backs off between relists instead of listing in a tight loop.
+        @Test func goneRightAfterAListBacksOff() throws {
+            let r = try start(alwaysGone: true)
+            defer { r.watcher.stop() }
+            let before = try #require((r.api.stats()["lists"] as? [String: Int])?["Service"])
+            usleep(3_000_000)
+            let after = try #require((r.api.stats()["lists"] as? [String: Int])?["Service"])
+            // Backoff from 0.2 s doubling to 1 s: a handful of lists in 3 s; without it, 33.
+            #expect(after - before <= 10, "\(after - before) lists in 3 s")
+            #expect(after - before >= 1, "it keeps trying")
+            #expect(r.observer.record.withLock { $0.health.contains { $0.0 == .service && !$0.1 } })
         }
 
         /// A connection cut mid-stream: logged once as failing, then recovered; no relist.

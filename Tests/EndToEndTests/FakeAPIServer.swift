@@ -14,7 +14,7 @@ final class FakeAPIServer {
 
     init(
         seed: [[String: Any]], token: String = "token-1", missing: [String] = [], bookmarkInterval: Double = 0.5, listDelay: Double = 0,
-        continueGone: Int = 0
+        continueGone: Int = 0, alwaysGone: Bool = false
     ) throws {
         dir = try TempDir()
         pki = try TestPKI(dir, name: "apiserver")
@@ -24,7 +24,7 @@ final class FakeAPIServer {
         process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
         process.arguments =
             ["python3", Package.scripts.appendingPathComponent("fake_apiserver.py").path, "--cert", pki.serverCert, "--key", pki.serverKey, "--token", token, "--seed", seedPath, "--bookmark-interval", String(bookmarkInterval), "--list-delay", String(listDelay)]
-            + missing.flatMap { ["--missing", $0] } + ["--continue-gone", String(continueGone)]
+            + missing.flatMap { ["--missing", $0] } + ["--continue-gone", String(continueGone)] + (alwaysGone ? ["--always-gone"] : [])
         let out = dir.path("stdout")
         _ = FileManager.default.createFile(atPath: out, contents: nil)
         process.standardOutput = try FileHandle(forWritingTo: URL(fileURLWithPath: out))

@@ -19,7 +19,8 @@ A plain-HTTP admin port (loopback) drives it: POST /apply (an object), /delete
 ({kind, namespace, name}), /expire (410 to every open watch, and compact), /drop (cut
 every watch connection without ending the chunked stream), /token ({token}: rotate),
 /lists-slow ({seconds}); GET /stats. --continue-gone N answers the first N continue
-requests with 410 Expired, as after a compaction mid-list. On start it prints one JSON line:
+requests with 410 Expired, as after a compaction mid-list; --always-gone answers every watch
+with an ERROR 410 (a server that cannot serve the version it just listed). On start it prints one JSON line:
 {"port": P, "admin": A}.
 """
 import argparse
@@ -55,6 +56,7 @@ class State:
         self.bookmark_interval = bookmark_interval
         self.list_delay = 0.0
         self.continue_gone = 0  # how many continue requests still get 410
+        self.always_gone = False  # every watch gets 410, even from the version just listed
         self.stats = {"lists": {}, "watches": {}, "watch_rvs": {}, "unauthorized": 0, "open_watches": 0}
 
     def key(self, obj):
@@ -178,7 +180,7 @@ def make_handler(state):
             self.end_headers()
             try:
                 with state.cond:
-                    too_old = since < state.compacted
+                    too_old = since < state.compacted or state.always_gone
                 if too_old:
                     self.chunk({"type": "ERROR", "object": status(410, "Expired", "too old resource version: %d (%d)" % (since, state.compacted))})
                     self.wfile.write(b"0\r\n\r\n")
@@ -282,11 +284,13 @@ def main():
     parser.add_argument("--bookmark-interval", type=float, default=1.0)
     parser.add_argument("--list-delay", type=float, default=0.0)
     parser.add_argument("--continue-gone", type=int, default=0, help="answer this many continue requests with 410")
+    parser.add_argument("--always-gone", action="store_true", help="a broken server: every watch gets ERROR 410")
     args = parser.parse_args()
     missing = {KIND_TO_PATH[k] for k in args.missing}
     state = State(args.token, missing, args.bookmark_interval)
     state.list_delay = args.list_delay
     state.continue_gone = args.continue_gone
+    state.always_gone = args.always_gone
     if args.seed:
         with open(args.seed) as f:
             for obj in json.load(f):
