@@ -6,6 +6,9 @@ import AdmissionKit
 public struct ClusterStore: ClusterFacts {
     /// Nested by namespace so that each namespace's name is stored once, not once per object.
     private var objects: [ClusterKind: [String: [String: ClusterObject.Facts]]] = [:]
+    /// Objects per kind, kept as they change: the metrics read it after every watch event,
+    /// under the view's lock, and summing 10,000 namespaces each time would be O(n).
+    private var counts: [ClusterKind: Int] = [:]
     /// Kinds whose contents are complete (listed, or present in a dump).
     public private(set) var knownKinds: Set<ClusterKind> = []
 
@@ -26,32 +29,28 @@ public struct ClusterStore: ClusterFacts {
     }
 
     /// Objects of `kind`.
-    public func count(_ kind: ClusterKind) -> Int {
-        objects[kind]?.values.reduce(0) { $0 + $1.count } ?? 0
-    }
+    public func count(_ kind: ClusterKind) -> Int { counts[kind] ?? 0 }
 
     // MARK: Changes (list and watch)
 
     public mutating func insert(_ object: ClusterObject) {
-        objects[object.kind, default: [:]][object.namespace, default: [:]][object.name] = object.facts
+        if objects[object.kind, default: [:]][object.namespace, default: [:]].updateValue(object.facts, forKey: object.name) == nil {
+            counts[object.kind, default: 0] += 1
+        }
     }
 
     public mutating func remove(_ kind: ClusterKind, namespace: String, name: String) {
-        objects[kind]?[namespace]?[name] = nil
+        guard objects[kind]?[namespace]?.removeValue(forKey: name) != nil else { return }
+        counts[kind, default: 0] -= 1
         if objects[kind]?[namespace]?.isEmpty == true { objects[kind]?[namespace] = nil }
     }
 
     /// A fresh list: the kind's contents replaced, and the kind known from now on.
     public mutating func replace(_ kind: ClusterKind, with list: [ClusterObject]) {
         objects[kind] = [:]
+        counts[kind] = 0
         for object in list where object.kind == kind { insert(object) }
         knownKinds.insert(kind)
-    }
-
-    /// The kind's contents can no longer be trusted (its watch is gone for good).
-    public mutating func forget(_ kind: ClusterKind) {
-        objects[kind] = nil
-        knownKinds.remove(kind)
     }
 
     // MARK: ClusterFacts

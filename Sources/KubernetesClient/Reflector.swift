@@ -53,9 +53,6 @@ final class Reflector: @unchecked Sendable {
     private var version: String
     private var healthy = true
     private var failures = 0
-    /// Whether the last watch started from a list's version and saw no event before it ended.
-    private var lastWatchFromList = false
-    private var justListed = false
 
     init(kind: ClusterKind, client: APIClient, view: LiveClusterView, observer: any ClusterWatchObserver, settings: WatchSettings, stop: StopSignal) {
         self.kind = kind
@@ -77,8 +74,8 @@ final class Reflector: @unchecked Sendable {
     enum WatchOutcome {
         /// The server ended the watch (its timeout): resume from `resourceVersion`.
         case ended(resourceVersion: String)
-        /// 410 Gone: the version is too old; relist.
-        case gone(String)
+        /// 410 Gone: the version is too old; relist. `progressed`: events came first.
+        case gone(String, progressed: Bool)
         case failed(String, resourceVersion: String)
     }
 
@@ -86,12 +83,15 @@ final class Reflector: @unchecked Sendable {
         var resourceVersion: String? = nil
         var relistReason: String? = nil
         var everListed = false
+        // The next watch starts from a list's version (a 410 with no event before it then
+        // means the server cannot serve what it just listed).
+        var fromFreshList = false
         while !stop.isStopped {
             guard let from = resourceVersion else {
                 switch list() {
                 case .listed(let rv, let count):
                     resourceVersion = rv
-                    justListed = true
+                    fromFreshList = true
                     observer.listed(kind, objects: count, relist: everListed, reason: relistReason)
                     everListed = true
                     relistReason = nil
@@ -109,16 +109,18 @@ final class Reflector: @unchecked Sendable {
                 }
                 continue
             }
+            let afterList = fromFreshList
+            fromFreshList = false
             switch watch(from: from) {
             case .ended(let rv):
                 resourceVersion = rv
                 succeeded()
-            case .gone(let message):
+            case .gone(let message, let progressed):
                 resourceVersion = nil
                 relistReason = message
                 // Gone again straight after a list: the server cannot serve the version it
                 // just listed at. Back off instead of relisting in a tight loop.
-                if lastWatchFromList { fail("watch \(kind.resource) from a fresh list: \(message)") }
+                if afterList && !progressed { fail("watch \(kind.resource) from a fresh list: \(message)") }
             case .failed(let message, let rv):
                 resourceVersion = rv
                 fail(message)
@@ -220,7 +222,6 @@ final class Reflector: @unchecked Sendable {
 
     private func watch(from start: String) -> WatchOutcome {
         var sawEvent = false
-        defer { lastWatchFromList = justListed && !sawEvent; justListed = false }
         let seconds = Int.random(in: settings.watchSeconds)
         let path =
             kind.collectionPath(version: version)
@@ -230,14 +231,13 @@ final class Reflector: @unchecked Sendable {
         let result = client.stream(path, maxLineBytes: settings.maxEventBytes, timeoutSeconds: seconds + 30, stop: stop) { line in
             switch self.apply(line) {
             case .applied(let rv):
-                // The first event or bookmark of a resumed watch: it works again.
-                if !sawEvent { self.succeeded() }
-                sawEvent = true
                 if let rv { resourceVersion = rv }
-                self.observer.progressed(self.kind)
+                // The first event or bookmark of a resumed watch: it works again.
+                if sawEvent { self.observer.progressed(self.kind) } else { self.succeeded() }
+                sawEvent = true
                 return true
             case .gone(let message):
-                ending = .gone(message)
+                ending = .gone(message, progressed: sawEvent)
                 return false
             case .failed(let message):
                 ending = .failed(message, resourceVersion: resourceVersion)
@@ -248,7 +248,7 @@ final class Reflector: @unchecked Sendable {
         switch result {
         case .failed(let message): return .failed("watch \(kind.resource): \(message)", resourceVersion: resourceVersion)
         case .response(let status, let body):
-            if status == 410 { return .gone("410 Gone") }
+            if status == 410 { return .gone("410 Gone", progressed: sawEvent) }
             guard status == 200 else {
                 return .failed("watch \(kind.resource): \(Self.describe(status: status, body: body))", resourceVersion: resourceVersion)
             }

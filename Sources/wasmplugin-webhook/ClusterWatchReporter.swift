@@ -25,9 +25,7 @@ final class ClusterWatchReporter: ClusterWatchObserver {
     init(registry: PrometheusCollectorRegistry, view: LiveClusterView, logger: Logger) {
         self.view = view
         self.logger = logger
-        func name(_ metric: String, _ unit: String, _ help: String) -> MetricNameDescriptor {
-            MetricNameDescriptor(namespace: "webhook", metricName: metric, unitName: unit, helpText: help)
-        }
+        let name = WebhookMetrics.name
         var made: [ClusterKind: KindMetrics] = [:]
         for kind in ClusterKind.allCases {
             let labels = [("kind", kind.rawValue)]

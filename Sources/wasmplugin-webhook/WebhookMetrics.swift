@@ -37,7 +37,8 @@ final class WebhookMetrics: ServerObserver, Sendable {
         .milliseconds(100), .milliseconds(250), .seconds(1), .seconds(2.5),
     ]
 
-    private static func name(_ metric: String, _ unit: String, _ help: String) -> MetricNameDescriptor {
+    /// A `webhook_…` metric name (the cluster view's metrics use it too).
+    static func name(_ metric: String, _ unit: String, _ help: String) -> MetricNameDescriptor {
         MetricNameDescriptor(namespace: "webhook", metricName: metric, unitName: unit, helpText: help)
     }
 
