@@ -76,15 +76,15 @@ extension JSON {
             try applyLast(operation, steps[level])
             return
         }
-        let key: String
         switch steps[level] {
+        case .key(let key): try descend(operation, level: level, key: key)
         case .index(let i):
-            guard case .array(var array) = self else {
-                // A numeric token addresses a member of an object (label keys can be digits).
-                guard case .object = self else { throw JSONPatchError(description: "path does not exist at \(i)") }
+            // A numeric token addresses a member of an object (label keys can be digits).
+            if case .object = self {
                 try descend(operation, level: level, key: String(i))
                 return
             }
+            guard case .array(var array) = self else { throw JSONPatchError(description: "path does not exist at \(i)") }
             self = .null
             defer { self = .array(array) }
             guard array.indices.contains(i) else { throw JSONPatchError(description: "missing index \(i)") }
@@ -92,10 +92,7 @@ extension JSON {
             array[i] = .null
             defer { array[i] = child }
             try child.apply(operation, level: level + 1)
-            return
-        case .key(let k): key = k
         }
-        try descend(operation, level: level, key: key)
     }
 
     private mutating func descend(_ operation: PatchOperation, level: Int, key: String) throws(JSONPatchError) {

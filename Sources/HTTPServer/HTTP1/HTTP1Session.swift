@@ -251,22 +251,13 @@ struct HTTP1Session: Sendable {
         if !headOnly { out += response.body }
     }
 
+    /// A non-negative decimal, digit by digit from the highest power of ten.
     private static func appendDecimal(_ value: Int, to out: inout [UInt8]) {
-        guard value > 0 else {
-            out.append(UInt8(ascii: "0"))
-            return
-        }
-        var digits: (UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8) =
-            (0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0)
-        var n = value
-        var count = 0
-        withUnsafeMutableBytes(of: &digits) { buffer in
-            while n > 0 {
-                buffer[count] = UInt8(ascii: "0") + UInt8(n % 10)
-                n /= 10
-                count += 1
-            }
-            for i in stride(from: count - 1, through: 0, by: -1) { out.append(buffer[i]) }
+        var power = 1
+        while power <= value / 10 { power *= 10 }
+        while power > 0 {
+            out.append(UInt8(ascii: "0") + UInt8(value / power % 10))
+            power /= 10
         }
     }
 

@@ -15,8 +15,6 @@ enum BasicAuthRules {
         url?.moduleName == moduleName || pluginConfig?.has("basic_auth_rules") == true
     }
 
-
-
     /// Pilot builds no HTTP filter for a NETWORK plugin: no request is ever authenticated.
     static func networkType(_ input: RuleInput, _ r: inout ValidationResult) {
         guard input.basicAuthApplies, input.spec.string("type") == "NETWORK" else { return }
@@ -74,11 +72,10 @@ enum BasicAuthRules {
                     hint: "set exactly one of prefix, exact, suffix (the plugin refuses the whole configuration otherwise)")
             }
             for key in matchKeys {
-                switch rule[key] {
-                case .string(let s)?:
-                    if s.isEmpty { r.report(path.child(key), "must not be empty", hint: "use \"/\" with prefix to match every path") }
-                case .null?: r.reportType(.wrongType(path.child(key), expected: "a string", got: .null))
-                case let other: r.string(other, at: path.child(key))
+                if rule[key]?.isNull == true {
+                    r.reportType(.wrongType(path.child(key), expected: "a string", got: .null))
+                } else if let s = r.string(rule[key], at: path.child(key)), s.isEmpty {
+                    r.report(path.child(key), "must not be empty", hint: "use \"/\" with prefix to match every path")
                 }
             }
         }
@@ -110,13 +107,8 @@ enum BasicAuthRules {
             let path = rulePath.child("request_methods")
             guard let methods = requiredList(rule["request_methods"], at: path, what: "method", hint: "e.g. request_methods: [GET, POST]", &r) else { continue }
             for (i, item) in methods.enumerated() {
-                // Paths are built only for findings: this runs for every method of every rule.
-                guard case .string(let method) = item else {
-                    if item.isNull {
-                        r.reportType(.wrongType(path.index(i), expected: "a string", got: item))
-                    } else {
-                        r.string(item, at: path.index(i))
-                    }
+                guard let method = r.string(item, at: path.index(i)) else {
+                    if item.isNull { r.reportType(.wrongType(path.index(i), expected: "a string", got: item)) }
                     continue
                 }
                 if method.isEmpty || !method.utf8.allSatisfy(isTokenChar) {

@@ -27,62 +27,49 @@ enum ObjectRules {
         "url", "sha256", "imagePullPolicy", "imagePullSecret", "verificationKey", "pluginName", "phase", "failStrategy", "type",
     ]
 
-    /// The common case has no type error: paths are built only for one (a review runs
-    /// this on every request).
+    /// Paths are built only for a finding (the typed reads take them as autoclosures):
+    /// a review runs this on every request and the common case has no type error.
     static func fieldTypes(_ input: RuleInput, _ r: inout ValidationResult) {
         let spec = input.spec
-        for key in stringFields where !isType(spec[key], .string) { r.string(spec[key], at: spec$.child(key)) }
+        for key in stringFields { r.string(spec[key], at: spec$.child(key)) }
         integer(spec["priority"], at: spec$.child("priority"), &r)
-        if !isType(spec["pluginConfig"], .object) { r.object(spec["pluginConfig"], at: spec$.child("pluginConfig")) }
-        if let selector = spec["selector"], !selector.isNull {
-            if let labels = selector.objectValue?["matchLabels"], labels.objectValue.map({ $0.members.allSatisfy { $0.value.stringValue != nil } }) != true {
-                let labels$ = spec$.child("selector").child("matchLabels")
-                if let map = r.object(labels, at: labels$) {
-                    for (key, value) in map.members { r.string(value, at: labels$.child(key)) }
-                }
-            } else if selector.objectValue == nil {
-                r.object(selector, at: spec$.child("selector"))
-            }
+        r.object(spec["pluginConfig"], at: spec$.child("pluginConfig"))
+        if let selector = r.object(spec["selector"], at: spec$.child("selector")),
+            let labels = r.object(selector["matchLabels"], at: spec$.child("selector").child("matchLabels"))
+        {
+            for (key, value) in labels.members { r.string(value, at: spec$.child("selector").child("matchLabels").child(key)) }
         }
-        if let ref = spec["targetRef"], !isRef(ref) {
-            if let object = r.object(ref, at: spec$.child("targetRef")) { refFields(object, at: spec$.child("targetRef"), &r) }
+        // `objects` and `refFields` build a path per target: skipped when every target is well-formed.
+        if let ref = spec["targetRef"], !isRef(ref), let object = r.object(ref, at: spec$.child("targetRef")) {
+            refFields(object, at: spec$.child("targetRef"), &r)
         }
         if let refs = spec["targetRefs"], !(refs.arrayValue?.allSatisfy(isRef) ?? refs.isNull) {
             for (path, ref) in objects(refs, at: spec$.child("targetRefs"), shape: "{group, kind, name}", &r) {
                 refFields(ref, at: path, &r)
             }
         }
-        if let vm = spec["vmConfig"], !vm.isNull {
-            let vm$ = spec$.child("vmConfig")
-            if let object = r.object(vm, at: vm$) {
-                for (path, entry) in objects(object["env"], at: vm$.child("env"), shape: "{name, value, valueFrom}", &r) {
-                    for key in ["name", "value", "valueFrom"] where !isType(entry[key], .string) { r.string(entry[key], at: path.child(key)) }
-                }
+        if let vm = r.object(spec["vmConfig"], at: spec$.child("vmConfig")) {
+            for (path, entry) in objects(vm["env"], at: spec$.child("vmConfig").child("env"), shape: "{name, value, valueFrom}", &r) {
+                for key in ["name", "value", "valueFrom"] { r.string(entry[key], at: path.child(key)) }
             }
         }
-        if let match = spec["match"], !match.isNull {
-            for (path, selector) in objects(match, at: spec$.child("match"), shape: "{mode, ports}", &r) {
-                if !isType(selector["mode"], .string) { r.string(selector["mode"], at: path.child("mode")) }
-                for (portPath, port) in objects(selector["ports"], at: path.child("ports"), shape: "{number}", &r) {
-                    integer(port["number"], at: portPath.child("number"), &r)
-                }
+        for (path, selector) in objects(spec["match"], at: spec$.child("match"), shape: "{mode, ports}", &r) {
+            r.string(selector["mode"], at: path.child("mode"))
+            for (portPath, port) in objects(selector["ports"], at: path.child("ports"), shape: "{number}", &r) {
+                integer(port["number"], at: portPath.child("number"), &r)
             }
         }
     }
 
-    private enum Kind { case string, object }
-
-    /// Absent, null, or of the kind.
-    private static func isType(_ value: JSON?, _ kind: Kind) -> Bool {
-        switch (value, kind) {
-        case (nil, _), (.null?, _), (.string?, .string), (.object?, .object): true
-        default: false
-        }
-    }
-
+    /// A targetRef whose fields all have the types the CRD declares (absent or null counts).
     private static func isRef(_ value: JSON) -> Bool {
         guard let ref = value.objectValue else { return false }
-        return ["group", "kind", "name", "namespace"].allSatisfy { isType(ref[$0], .string) }
+        return ["group", "kind", "name", "namespace"].allSatisfy { key in
+            switch ref[key] {
+            case nil, .null?, .string?: true
+            default: false
+            }
+        }
     }
 
     /// An integer literal of any size (the range is the field's own rule).
@@ -101,8 +88,9 @@ enum ObjectRules {
     }
 
     /// The object items of a list field; a null item is reported (Istio: "is nil").
-    static func objects(_ value: JSON?, at path: FieldPath, shape: String, _ r: inout ValidationResult) -> [(FieldPath, JSONObject)] {
-        guard let items = r.array(value, at: path) else { return [] }
+    static func objects(_ value: JSON?, at path: @autoclosure () -> FieldPath, shape: String, _ r: inout ValidationResult) -> [(FieldPath, JSONObject)] {
+        guard let items = r.array(value, at: path()), !items.isEmpty else { return [] }
+        let path = path()
         var out: [(FieldPath, JSONObject)] = []
         for (i, item) in items.enumerated() {
             if item.isNull {
