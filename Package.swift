@@ -37,24 +37,25 @@ let package = Package(
             pkgConfig: "libnghttp2",
             providers: [.apt(["libnghttp2-dev"])]
         ),
-        // pthreads and a value behind a pthread mutex (visible to ThreadSanitizer, unlike Synchronization.Mutex).
-        .target(name: "Threads", swiftSettings: strictSettings),
+        // Below every other module: pthreads, a value behind a pthread mutex (visible to
+        // ThreadSanitizer, unlike Synchronization.Mutex), bounded whole-file reads.
+        .target(name: "Platform", swiftSettings: strictSettings),
         // HTTPS server: epoll, sockets, TLS, HTTP/1.1, HTTP/2. Knows nothing of Kubernetes.
         .target(
             name: "HTTPServer",
-            dependencies: ["CTLS", "CNGHTTP2", "CSystem", "Threads"],
+            dependencies: ["CTLS", "CNGHTTP2", "CSystem", "Platform"],
             swiftSettings: strictSettings
         ),
         // AdmissionReview model, JSON, JSON Pointer/Patch, field errors. No sockets, no C.
         .target(name: "AdmissionKit", swiftSettings: strictSettings),
         // The read-only cluster view the context rules read: the facts kept of Namespaces,
         // Services, ServiceEntries, Gateways and GatewayClasses. No I/O.
-        .target(name: "ClusterView", dependencies: ["AdmissionKit", "Threads"], swiftSettings: strictSettings),
+        .target(name: "ClusterView", dependencies: ["AdmissionKit", "Platform"], swiftSettings: strictSettings),
         // Lists and watches the view's kinds from the API server (serve --context-checks):
         // credentials, libcurl transfers, one reflector thread per kind.
         .target(
             name: "KubernetesClient",
-            dependencies: ["CCurl", "ClusterView", "AdmissionKit", "YAMLManifests", "Threads"],
+            dependencies: ["CCurl", "ClusterView", "AdmissionKit", "YAMLManifests", "Platform"],
             swiftSettings: strictSettings
         ),
         // WasmPlugin rules, defaults and policy settings. Imports AdmissionKit and ClusterView.
@@ -73,7 +74,7 @@ let package = Package(
         .executableTarget(
             name: "wasmplugin-webhook",
             dependencies: [
-                "HTTPServer", "Threads", "AdmissionKit", "ClusterView", "KubernetesClient", "WasmPluginPolicy", "YAMLManifests",
+                "HTTPServer", "Platform", "AdmissionKit", "ClusterView", "KubernetesClient", "WasmPluginPolicy", "YAMLManifests",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Yams", package: "Yams"),
@@ -108,7 +109,7 @@ let package = Package(
         // --build-tests` rebuild it, so the tests never run a stale one.
         .testTarget(
             name: "EndToEndTests",
-            dependencies: ["wasmplugin-webhook", "admission-bench", "KubernetesClient", "ClusterView", "Threads"],
+            dependencies: ["wasmplugin-webhook", "admission-bench", "KubernetesClient", "ClusterView", "Platform"],
             swiftSettings: strictSettings
         ),
     ]

@@ -1,4 +1,4 @@
-import Threads
+import Platform
 
 /// The view `serve --context-checks` keeps: a `ClusterStore` behind a lock, written by
 /// the watch threads, read by every review. A review never waits for the network: it

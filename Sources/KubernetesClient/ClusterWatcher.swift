@@ -1,5 +1,5 @@
 import ClusterView
-import Threads
+import Platform
 
 #if canImport(Glibc)
 import Glibc

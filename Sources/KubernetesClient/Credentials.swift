@@ -1,4 +1,5 @@
 import AdmissionKit
+import Platform
 import YAMLManifests
 
 #if canImport(Glibc)
@@ -138,20 +139,11 @@ enum Kubeconfig {
 private let maxCredentialFileBytes = 4 << 20
 
 func readFile(_ path: String) throws(CredentialError) -> [UInt8] {
-    let fd = open(path, O_RDONLY | O_CLOEXEC)
-    guard fd >= 0 else { throw CredentialError("cannot read \(path): \(String(cString: strerror(errno)))") }
-    defer { close(fd) }
-    var out: [UInt8] = []
-    var chunk = [UInt8](repeating: 0, count: 16 << 10)
-    while true {
-        let n = chunk.withUnsafeMutableBytes { read(fd, $0.baseAddress, $0.count) }
-        if n < 0 {
-            if errno == EINTR { continue }
-            throw CredentialError("cannot read \(path): \(String(cString: strerror(errno)))")
-        }
-        if n == 0 { return out }
-        out += chunk[..<n]
-        if out.count > maxCredentialFileBytes { throw CredentialError("\(path) is larger than \(maxCredentialFileBytes) bytes") }
+    do {
+        return try Platform.readFile(path, limit: maxCredentialFileBytes)
+    } catch {
+        if error.errno == EFBIG { throw CredentialError("\(path) is larger than \(maxCredentialFileBytes) bytes") }
+        throw CredentialError("cannot read \(path): \(String(cString: strerror(error.errno)))")
     }
 }
 

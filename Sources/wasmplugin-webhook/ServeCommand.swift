@@ -4,7 +4,7 @@ import ClusterView
 import HTTPServer
 import KubernetesClient
 import Logging
-import Threads
+import Platform
 import WasmPluginPolicy
 
 #if canImport(Glibc)

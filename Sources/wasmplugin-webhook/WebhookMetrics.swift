@@ -1,7 +1,7 @@
 import AdmissionKit
 import HTTPServer
 import Prometheus
-import Threads
+import Platform
 
 /// The metrics of DESIGN.md, on swift-prometheus's registry.
 final class WebhookMetrics: ServerObserver, Sendable {

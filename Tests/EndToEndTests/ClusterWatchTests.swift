@@ -2,7 +2,7 @@ import ClusterView
 import Foundation
 import KubernetesClient
 import Testing
-import Threads
+import Platform
 
 /// Records what the watchers report.
 final class RecordingObserver: ClusterWatchObserver {

@@ -1,3 +1,5 @@
+import Platform
+
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -48,7 +50,7 @@ public enum UsableCPUs {
     }
 
     private static func read(_ path: String) -> String? {
-        guard let bytes = try? CertificateReloader.readFile(path) else { return nil }
+        guard let bytes = try? readFile(path, limit: 1 << 20) else { return nil }
         return String(decoding: bytes, as: UTF8.self)
     }
 }

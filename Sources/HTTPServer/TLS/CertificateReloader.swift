@@ -1,4 +1,4 @@
-import Threads
+import Platform
 
 #if canImport(Glibc)
 import Glibc
@@ -76,15 +76,10 @@ public final class CertificateReloader: Sendable {
     }
 
     static func readFile(_ path: String) throws(SystemError) -> [UInt8] {
-        let fd = try syscall("open(\(path))") { open(path, O_RDONLY | O_CLOEXEC) }
-        defer { close(fd) }
-        var out: [UInt8] = []
-        var chunk = [UInt8](repeating: 0, count: 16384)
-        while true {
-            let n = try syscall("read(\(path))") { chunk.withUnsafeMutableBytes { Glibc.read(fd, $0.baseAddress, $0.count) } }
-            if n == 0 { return out }
-            out += chunk[0..<n]
-            if out.count > 1 << 20 { throw SystemError(call: "read(\(path)): larger than 1 MiB", errno: EFBIG) }
+        do {
+            return try Platform.readFile(path, limit: 1 << 20)
+        } catch {
+            throw SystemError(call: error.call, errno: error.errno)
         }
     }
 }
