@@ -24,9 +24,9 @@ public struct WasmPluginDefaulter: Defaulter {
         if settings.defaults("targetref-to-targetrefs") { convertTargetRef(&editor, &applied) }
         if settings.defaults("selector-to-targetrefs") { convertSelector(namespace, &editor, &applied) }
         if settings.defaults("targetref-group") { defaultGroups(&editor, &applied) }
-        if settings.defaults("url-scheme") { normalizeURL(&editor, &applied) }
-        // The rules below read the (normalised) url; parse it once.
-        let url = spec(editor)["url"]?.stringValue.map(ModuleURL.init)
+        // The rules below read the (normalised) url: parsed once, again only when normalised.
+        var url = spec(editor)["url"]?.stringValue.map(ModuleURL.init)
+        if settings.defaults("url-scheme") { normalizeURL(&url, &editor, &applied) }
         if settings.defaults("phase") { defaultPhase(url, &editor, &applied) }
         if settings.defaults("image-pull-policy") { defaultPullPolicy(url, &editor, &applied) }
         normalizeCredentials(url, &editor, &applied)
@@ -82,10 +82,11 @@ public struct WasmPluginDefaulter: Defaulter {
     }
 
     /// Scheme-less registry references get `oci://`; an upper-case scheme is lowercased.
-    private func normalizeURL(_ editor: inout ObjectEditor, _ applied: inout [AppliedDefault]) {
-        guard let raw = spec(editor)["url"]?.stringValue, let fixed = ModuleURL(raw).normalized else { return }
+    private func normalizeURL(_ url: inout ModuleURL?, _ editor: inout ObjectEditor, _ applied: inout [AppliedDefault]) {
+        guard let fixed = url?.normalized else { return }
         editor.set(spec$.child("url"), .string(fixed))
         applied.append(AppliedDefault(rule: "url-scheme", path: spec$.child("url")))
+        url = ModuleURL(fixed)
     }
 
     private func defaultPhase(_ url: ModuleURL?, _ editor: inout ObjectEditor, _ applied: inout [AppliedDefault]) {

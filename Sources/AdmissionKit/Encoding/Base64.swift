@@ -6,9 +6,14 @@ public enum Base64 {
     private static let alphabet = Array("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/".utf8)
 
     public static func encode(_ bytes: some Sequence<UInt8>) -> String {
-        let input = Array(bytes)
         var out = [UInt8]()
-        out.reserveCapacity((input.count + 2) / 3 * 4)
+        encode(Array(bytes), into: &out)
+        return String(decoding: out, as: UTF8.self)
+    }
+
+    /// The encoding of `input`, appended to `out`.
+    public static func encode(_ input: [UInt8], into out: inout [UInt8]) {
+        out.reserveCapacity(out.count + (input.count + 2) / 3 * 4)
         var i = 0
         while i + 3 <= input.count {
             let n = UInt32(input[i]) << 16 | UInt32(input[i + 1]) << 8 | UInt32(input[i + 2])
@@ -26,7 +31,6 @@ public enum Base64 {
             let n = UInt32(input[i]) << 16 | UInt32(input[i + 1]) << 8
             out += [alphabet[Int(n >> 18 & 63)], alphabet[Int(n >> 12 & 63)], alphabet[Int(n >> 6 & 63)], UInt8(ascii: "=")]
         }
-        return String(decoding: out, as: UTF8.self)
     }
 
     /// Decodes with or without `=` padding (at most two), rejecting characters outside the

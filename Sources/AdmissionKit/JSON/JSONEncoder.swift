@@ -70,9 +70,14 @@ public struct JSONWriter {
     /// Escapes as Go's encoding/json does for the characters that matter on the wire
     /// (quotes, backslash, control characters); `<`, `>`, `&` stay as they are.
     public static func writeString(_ string: String, into out: inout [UInt8]) {
-        out.append(UInt8(ascii: "\""))
         var string = string
-        string.withUTF8 { utf8 in
+        string.withUTF8 { writeString(utf8: $0, into: &out) }
+    }
+
+    /// `writeString` for text already in UTF-8.
+    public static func writeString(utf8: UnsafeBufferPointer<UInt8>, into out: inout [UInt8]) {
+        out.append(UInt8(ascii: "\""))
+        do {
             var runStart = 0
             while true {
                 let i = JSONParser.scanPlain(utf8, from: runStart)

@@ -68,12 +68,22 @@ public struct JSONParser {
     /// a value beyond its text, so `[0,0,…]` grows 15-fold in memory without this bound.
     private var builtValues = 0
     private let maxValues: Int
+    /// The members and elements of the objects and arrays still open: each container is
+    /// then allocated once, at its size, instead of growing by doubling as it is read.
+    private let openMembers = ParseStack<(key: String, value: JSON)>()
+    private let openElements = ParseStack<JSON>()
+    /// Strings handed out instead of built (`CommonStrings`).
+    private let strings: CommonStrings?
 
-    private init(bytes: UnsafeBufferPointer<UInt8>, maxDepth: Int, readSet: JSONReadSet = .all, maxValues: Int = unlimitedValues) {
+    private init(
+        bytes: UnsafeBufferPointer<UInt8>, maxDepth: Int, readSet: JSONReadSet = .all, maxValues: Int = unlimitedValues,
+        strings: CommonStrings? = nil
+    ) {
         self.bytes = bytes
         self.maxDepth = maxDepth
         self.readSet = readSet
         self.maxValues = maxValues
+        self.strings = strings
     }
 
     /// Parses, leaving the values at `skipPaths` unbuilt (`null`) after checking their
@@ -85,12 +95,13 @@ public struct JSONParser {
     }
 
     /// Parses, building only what `readSet` asks for, and refusing documents that would
-    /// build more than `maxValues` values.
+    /// build more than `maxValues` values. Strings found in `strings` are not built anew.
     public static func parse(
-        _ bytes: [UInt8], reading readSet: JSONReadSet, maxDepth: Int = defaultMaxDepth, maxValues: Int = unlimitedValues
+        _ bytes: [UInt8], reading readSet: JSONReadSet, maxDepth: Int = defaultMaxDepth, maxValues: Int = unlimitedValues,
+        strings: CommonStrings? = nil
     ) throws(JSONParseError) -> JSON {
         try bytes.withUnsafeBufferPointer { buffer in
-            var parser = JSONParser(bytes: buffer, maxDepth: maxDepth, readSet: readSet, maxValues: maxValues)
+            var parser = JSONParser(bytes: buffer, maxDepth: maxDepth, readSet: readSet, maxValues: maxValues, strings: strings)
             return parser.parseDocument()
         }.get()
     }
@@ -177,18 +188,56 @@ public struct JSONParser {
         }
     }
 
+    /// Skips a string without building it: escapes are judged where the word scan finds
+    /// them, without a new scan per escape (kubectl's last-applied annotation, JSON inside a
+    /// string, has an escaped quote every few bytes).
     private mutating func skipString() throws(JSONParseError) {
-        index += 1
-        while true {
-            index = Self.scanPlain(bytes, from: index)
-            guard index < bytes.count else { throw error("unterminated string") }
-            let b = bytes[index]
-            if b == UInt8(ascii: "\"") {
-                index += 1
-                return
+        var i = index + 1
+        let count = bytes.count
+        guard let base = bytes.baseAddress else { throw error("unterminated string") }
+        scan: while true {
+            if i + 8 <= count {
+                var hits = Self.specialBytes(UnsafeRawPointer(base + i).loadUnaligned(as: UInt64.self))
+                while hits != 0 {
+                    let k = hits.trailingZeroBitCount / 8
+                    let b = base[i + k]
+                    if b == UInt8(ascii: "\"") {
+                        index = i + k + 1
+                        return
+                    }
+                    if b == UInt8(ascii: "\\") {
+                        // The escaped byte is never special; past this word's first six
+                        // bytes, read on from after it.
+                        if k >= 6 {
+                            i += k + 2
+                            continue scan
+                        }
+                        hits &= ~((UInt64(1) << UInt64((k + 2) * 8)) &- 1)
+                        continue
+                    }
+                    if b < 0x20 {
+                        index = i + k
+                        throw error("control character in a string")
+                    }
+                    hits &= hits &- 1  // a byte after a match that the word test also flags
+                }
+                i += 8
+            } else {
+                guard i < count else {
+                    index = count
+                    throw error("unterminated string")
+                }
+                let b = base[i]
+                if b == UInt8(ascii: "\"") {
+                    index = i + 1
+                    return
+                }
+                if b < 0x20 {
+                    index = i
+                    throw error("control character in a string")
+                }
+                i += b == UInt8(ascii: "\\") ? 2 : 1
             }
-            if b < 0x20 { throw error("control character in a string") }
-            index += 2  // a backslash and the byte it escapes (a \u's digits are plain)
         }
     }
 
@@ -216,16 +265,8 @@ public struct JSONParser {
         var i = start
         let count = bytes.count
         guard let base = bytes.baseAddress else { return count }
-        let ones: UInt64 = 0x0101_0101_0101_0101
-        let highs: UInt64 = 0x8080_8080_8080_8080
         while i + 8 <= count {
-            let word = UInt64(littleEndian: UnsafeRawPointer(base + i).loadUnaligned(as: UInt64.self))
-            // A byte is zero in `x` exactly where it matched: the classic has-zero-byte test,
-            // and has-less-than-0x20 for control bytes (exact for bytes < 0x80; a byte ≥ 0x80
-            // never sets a bit in the last term).
-            let quote = word ^ (ones &* 0x22)
-            let slash = word ^ (ones &* 0x5C)
-            let hits = ((quote &- ones) & ~quote | (slash &- ones) & ~slash | (word &- ones &* 0x20) & ~word) & highs
+            let hits = specialBytes(UnsafeRawPointer(base + i).loadUnaligned(as: UInt64.self))
             if hits != 0 { return i + hits.trailingZeroBitCount / 8 }
             i += 8
         }
@@ -235,6 +276,19 @@ public struct JSONParser {
             i += 1
         }
         return count
+    }
+
+    /// The high bit of each byte of `word` (read from memory, so byte 0 is lowest on a
+    /// little-endian machine) that is '"', '\\' or a control byte: the classic has-zero-byte
+    /// test, and has-less-than-0x20 (exact for bytes < 0x80; a byte ≥ 0x80 never sets a
+    /// bit in the last term). The lowest flag is exact; a borrow can flag bytes above it.
+    @inline(__always)
+    static func specialBytes(_ raw: UInt64) -> UInt64 {
+        let ones: UInt64 = 0x0101_0101_0101_0101
+        let word = UInt64(littleEndian: raw)
+        let quote = word ^ (ones &* 0x22)
+        let slash = word ^ (ones &* 0x5C)
+        return ((quote &- ones) & ~quote | (slash &- ones) & ~slash | (word &- ones &* 0x20) & ~word) & (ones &* 0x80)
     }
 
     private func error(_ reason: String) -> JSONParseError {
@@ -279,12 +333,12 @@ public struct JSONParser {
     private mutating func parseObject(depth: Int, read: JSONReadSet) throws(JSONParseError) -> JSON {
         guard depth <= maxDepth else { throw error("nesting deeper than \(maxDepth) levels") }
         index += 1
-        var members: [(key: String, value: JSON)] = []
         skipWhitespace()
         if index < bytes.count, bytes[index] == UInt8(ascii: "}") {
             index += 1
-            return .object(JSONObject(members))
+            return .object(JSONObject())
         }
+        let first = openMembers.count
         while true {
             skipWhitespace()
             guard index < bytes.count, bytes[index] == UInt8(ascii: "\"") else {
@@ -298,9 +352,9 @@ public struct JSONParser {
             let memberRead = read.member(key)
             if case .none = memberRead {
                 try skipValue(depth: depth)
-                members.append((key, .null))
+                openMembers.push((key, .null))
             } else {
-                members.append((key, try parseValue(depth: depth, read: memberRead)))
+                openMembers.push((key, try parseValue(depth: depth, read: memberRead)))
             }
             skipWhitespace()
             guard index < bytes.count else { throw error("unexpected end of input in an object") }
@@ -308,7 +362,7 @@ public struct JSONParser {
                 index += 1
             } else if bytes[index] == UInt8(ascii: "}") {
                 index += 1
-                return .object(JSONObject(members))
+                return .object(JSONObject(openMembers.pop(from: first)))
             } else {
                 throw error("expected ',' or '}' in an object")
             }
@@ -318,22 +372,22 @@ public struct JSONParser {
     private mutating func parseArray(depth: Int, read: JSONReadSet) throws(JSONParseError) -> JSON {
         guard depth <= maxDepth else { throw error("nesting deeper than \(maxDepth) levels") }
         index += 1
-        var elements: [JSON] = []
         skipWhitespace()
         if index < bytes.count, bytes[index] == UInt8(ascii: "]") {
             index += 1
-            return .array(elements)
+            return .array([])
         }
+        let first = openElements.count
         while true {
             skipWhitespace()
-            elements.append(try parseValue(depth: depth, read: read))
+            openElements.push(try parseValue(depth: depth, read: read))
             skipWhitespace()
             guard index < bytes.count else { throw error("unexpected end of input in an array") }
             if bytes[index] == UInt8(ascii: ",") {
                 index += 1
             } else if bytes[index] == UInt8(ascii: "]") {
                 index += 1
-                return .array(elements)
+                return .array(openElements.pop(from: first))
             } else {
                 throw error("expected ',' or ']' in an array")
             }
@@ -373,6 +427,10 @@ public struct JSONParser {
         index = Self.scanPlain(bytes, from: index)
         if index < bytes.count, bytes[index] == UInt8(ascii: "\"") {
             let slice = UnsafeBufferPointer(rebasing: bytes[start..<index])
+            if let strings, let common = strings.string(slice) {
+                index += 1
+                return common
+            }
             let string: String
             if Self.isASCII(slice) {
                 string = String(decoding: slice, as: UTF8.self)
@@ -471,5 +529,53 @@ public struct JSONParser {
 
     private func printable(_ byte: UInt8) -> String {
         byte >= 0x20 && byte < 0x7F ? String(UnicodeScalar(byte)) : "\\x" + String(byte, radix: 16)
+    }
+}
+
+/// A stack of values that hands its top elements over to a new array of exactly their
+/// count (moved, not copied: no reference counting per element). A parse that fails
+/// leaves elements behind; they are released with the stack.
+final class ParseStack<Element> {
+    private var base: UnsafeMutablePointer<Element>
+    private var capacity: Int
+    private(set) var count = 0
+    init(capacity: Int = 32) {
+        self.capacity = capacity
+        base = .allocate(capacity: capacity)
+    }
+
+    deinit {
+        base.deinitialize(count: count)
+        base.deallocate()
+    }
+
+    @inline(__always)
+    func push(_ element: consuming Element) {
+        if count == capacity { grow() }
+        (base + count).initialize(to: element)
+        count += 1
+    }
+
+    private func grow() {
+        let larger = UnsafeMutablePointer<Element>.allocate(capacity: capacity * 2)
+        larger.moveInitialize(from: base, count: count)
+        base.deallocate()
+        base = larger
+        capacity *= 2
+    }
+
+    /// The elements pushed since the count was `start`, in order, as an array.
+    @inline(__always)
+    func pop(from start: Int) -> [Element] {
+        let moved = count - start
+        guard moved > 0 else { return [] }
+        // Appends into reserved capacity: `Array(unsafeUninitializedCapacity:)` and
+        // `Array(repeating:count:)` both call the runtime's unspecialized allocation, which
+        // looks the storage type up each time (about 600 instructions).
+        var array: [Element] = []
+        array.reserveCapacity(moved)
+        for i in start..<count { array.append((base + i).move()) }
+        count = start
+        return array
     }
 }

@@ -18,6 +18,30 @@ public struct PatchOperation: Sendable, Equatable {
         if let value { object["value"] = value }
         return .object(object)
     }
+
+    /// The JSON text of `operations` as one array (what `json` of each would write), built
+    /// as bytes: the response carries it base64-encoded.
+    public static func patchBytes(_ operations: [PatchOperation]) -> [UInt8] {
+        var out: [UInt8] = []
+        out.reserveCapacity(128 * operations.count)
+        var pointer: [UInt8] = []
+        out.append(UInt8(ascii: "["))
+        for (i, operation) in operations.enumerated() {
+            out.append(contentsOf: (i == 0 ? #"{"op":""# : #",{"op":""#).utf8)
+            out.append(contentsOf: operation.op.rawValue.utf8)
+            out.append(contentsOf: #"","path":"#.utf8)
+            pointer.removeAll(keepingCapacity: true)
+            operation.path.writePointer(into: &pointer)
+            pointer.withUnsafeBufferPointer { JSONWriter.writeString(utf8: $0, into: &out) }
+            if let value = operation.value {
+                out.append(contentsOf: #","value":"#.utf8)
+                JSONWriter().write(value, into: &out)
+            }
+            out.append(UInt8(ascii: "}"))
+        }
+        out.append(UInt8(ascii: "]"))
+        return out
+    }
 }
 
 public struct JSONPatchError: Error, CustomStringConvertible, Sendable {
@@ -162,8 +186,10 @@ public struct ObjectEditor: Sendable {
     /// The edits in order, one operation each, except for arrays replaced whole (below):
     /// those stand as one `replace` whose value is filled in from `object` at the end.
     private var recorded: [PatchOperation] = []
-    /// Edits of elements, per array.
+    /// Edits of elements, per array; the array edited last is counted apart, since edits
+    /// come in runs and comparing two paths is cheaper than hashing one per edit.
     private var elementEdits: [FieldPath: Int] = [:]
+    private var lastEditedArray: (path: FieldPath, edits: Int)?
     /// Arrays replaced whole: no more operations are recorded below them.
     private var wholeArrays: Set<FieldPath> = []
     /// Arrays past the threshold that were edited themselves: kept edit by edit.
@@ -210,8 +236,7 @@ public struct ObjectEditor: Sendable {
         recorded.append(op)
         guard case .index? = op.path.steps.last else { return }
         let array = op.path.parent
-        elementEdits[array, default: 0] += 1
-        guard elementEdits[array]! > Self.maxEditsPerArray, !keptArrays.contains(array) else { return }
+        guard countEdit(in: array) > Self.maxEditsPerArray, !keptArrays.contains(array) else { return }
         // The array (and each parent) must be as sent: nothing recorded touched them. Judged
         // once: an array that cannot be replaced whole is not scanned again at every edit.
         guard !recorded.contains(where: { array.isBelow($0.path) || array == $0.path }) else {
@@ -222,6 +247,20 @@ public struct ObjectEditor: Sendable {
         recorded.removeAll { $0.path.isBelow(array) }
         recorded.insert(PatchOperation(.replace, array), at: first)
         wholeArrays.insert(array)
+    }
+
+    /// One more edit of an element of `array`: how many there have been.
+    private mutating func countEdit(in array: FieldPath) -> Int {
+        if let last = lastEditedArray {
+            if last.path == array {
+                lastEditedArray!.edits += 1
+                return last.edits + 1
+            }
+            elementEdits[last.path] = last.edits
+        }
+        let edits = (elementEdits.isEmpty ? 0 : elementEdits[array] ?? 0) + 1
+        lastEditedArray = (array, edits)
+        return edits
     }
 
     public var patchJSON: JSON { .array(operations.map(\.json)) }

@@ -103,11 +103,13 @@ public enum AdmissionReviewDecoder {
 
     /// Decodes the envelope and the request fields, checking each one's type so that the
     /// error says exactly which field was wrong.
-    public static func decode(_ body: [UInt8], reading readSet: JSONReadSet = readSet()) throws(AdmissionDecodeError) -> (AdmissionVersion, AdmissionRequest) {
+    public static func decode(
+        _ body: [UInt8], reading readSet: JSONReadSet = readSet(), strings: CommonStrings = .kubernetes
+    ) throws(AdmissionDecodeError) -> (AdmissionVersion, AdmissionRequest) {
         if body.isEmpty { throw AdmissionDecodeError("empty body: expected an AdmissionReview JSON object") }
         let json: JSON
         do {
-            json = try JSONParser.parse(body, reading: readSet, maxValues: maxValues)
+            json = try JSONParser.parse(body, reading: readSet, maxValues: maxValues, strings: strings)
         } catch {
             throw AdmissionDecodeError("body is not valid JSON: \(error)")
         }

@@ -65,20 +65,23 @@ public struct AdmissionResponse: Sendable {
             out.append(contentsOf: #","kind":"#.utf8)
             string(denial.kind.kind)
             out.append(contentsOf: #","causes":["#.utf8)
+            var field: [UInt8] = []
             for (i, cause) in denial.causes.enumerated() {
                 out.append(contentsOf: (i == 0 ? #"{"reason":""# : #",{"reason":""#).utf8)
                 out.append(contentsOf: cause.kind.rawValue.utf8)
                 out.append(contentsOf: #"","message":"#.utf8)
                 string(cause.message)
                 out.append(contentsOf: #","field":"#.utf8)
-                string(cause.path.description)
+                field.removeAll(keepingCapacity: true)
+                cause.path.writeDescription(into: &field)
+                field.withUnsafeBufferPointer { JSONWriter.writeString(utf8: $0, into: &out) }
                 out.append(UInt8(ascii: "}"))
             }
             out.append(contentsOf: #"]},"code":422}"#.utf8)
         }
         if !patch.isEmpty {
             out.append(contentsOf: #","patchType":"JSONPatch","patch":""#.utf8)
-            out.append(contentsOf: Base64.encode(JSONWriter().bytes(.array(patch.map(\.json)))).utf8)
+            Base64.encode(PatchOperation.patchBytes(patch), into: &out)
             out.append(UInt8(ascii: "\""))
         }
         if !warnings.isEmpty {

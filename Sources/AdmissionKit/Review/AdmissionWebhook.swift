@@ -22,7 +22,8 @@ public struct AppliedDefault: Sendable, Equatable {
 }
 
 /// Defaults objects of the kinds it handles by editing them through an `ObjectEditor`,
-/// which records the minimal patch. Must be idempotent.
+/// which records the minimal patch. Must be idempotent. The object is the editor's:
+/// `request.object` may already be nil when `applyDefaults` runs.
 public protocol Defaulter: Sendable {
     func handles(_ request: AdmissionRequest) -> Bool
     func applyDefaults(_ editor: inout ObjectEditor, request: AdmissionRequest) -> [AppliedDefault]
@@ -31,6 +32,7 @@ public protocol Defaulter: Sendable {
 /// What one review decided, for logs and metrics.
 public struct ReviewOutcome: Sendable {
     public var version: AdmissionVersion
+    /// The request decided; after a mutation without its `object` (the editor took it).
     public var request: AdmissionRequest
     public var response: AdmissionResponse
     public var endpoint: WebhookEndpoint
@@ -45,22 +47,36 @@ public struct AdmissionWebhook: Sendable {
     public var defaulter: any Defaulter
     /// What the rules read of a review; the rest is checked for syntax, not built.
     public var readSet: JSONReadSet
+    /// The strings its reviews repeat (keys, enum values), made once.
+    public var strings: CommonStrings
 
-    public init(validator: any Validator, defaulter: any Defaulter, readSet: JSONReadSet = AdmissionReviewDecoder.readSet()) {
+    public init(
+        validator: any Validator, defaulter: any Defaulter, readSet: JSONReadSet = AdmissionReviewDecoder.readSet(),
+        strings: CommonStrings = .kubernetes
+    ) {
         self.validator = validator
         self.defaulter = defaulter
         self.readSet = readSet
+        self.strings = strings
     }
 
     public func review(_ endpoint: WebhookEndpoint, body: [UInt8]) throws(AdmissionDecodeError) -> ReviewOutcome {
-        let (version, request) = try AdmissionReviewDecoder.decode(body, reading: readSet)
-        let response = decide(endpoint, request)
+        var (version, request) = try AdmissionReviewDecoder.decode(body, reading: readSet, strings: strings)
+        let response = decide(endpoint, movingObjectOf: &request)
         return ReviewOutcome(
             version: version, request: request, response: response, endpoint: endpoint,
             body: response.reviewBytes(version: version))
     }
 
     public func decide(_ endpoint: WebhookEndpoint, _ request: AdmissionRequest) -> AdmissionResponse {
+        var request = request
+        return decide(endpoint, movingObjectOf: &request)
+    }
+
+    /// `decide`, where a mutation takes `request.object` for its editor (leaving nil): an
+    /// object still shared with the request would be copied level by level at the first
+    /// edit. Only a caller that owns the request's only copy (`review`) gains by it.
+    func decide(_ endpoint: WebhookEndpoint, movingObjectOf request: inout AdmissionRequest) -> AdmissionResponse {
         // Deletes, connects and subresource writes (status) carry nothing our rules judge.
         let judged =
             (request.operation == .create || request.operation == .update) && request.subResource.isEmpty
@@ -83,7 +99,8 @@ public struct AdmissionWebhook: Sendable {
             guard object.objectValue != nil else {
                 return .denied(request, errors: [.wrongType(FieldPath(), expected: "an object", got: object)])
             }
-            var editor = ObjectEditor(object)
+            request.object = nil
+            var editor = ObjectEditor(consume object)
             let applied = defaulter.applyDefaults(&editor, request: request)
             var response = AdmissionResponse.allowed(uid: request.uid)
             response.patch = editor.operations

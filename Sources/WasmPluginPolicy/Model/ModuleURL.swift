@@ -36,8 +36,9 @@ public struct ModuleURL: Sendable, Equatable {
     public let effectiveScheme: String?
 
     public init(_ raw: String) {
-        var raw = raw
-        raw.makeContiguousUTF8()
+        var contiguous = raw
+        contiguous.makeContiguousUTF8()
+        let raw = contiguous
         self.raw = raw
         let shape = ModuleURL.classify(raw)
         self.shape = shape
@@ -55,9 +56,11 @@ public struct ModuleURL: Sendable, Equatable {
         let parts = raw.utf8.withContiguousStorageIfAvailable { bytes in
             Self.parts(bytes, shape: shape, isOCI: effective == "oci")
         }!
+        // Offsets are at ASCII delimiters or the ends: always character boundaries, so the
+        // UTF-8 view's slices are the Substrings (a String subscript re-aligns each index).
         let u = raw.utf8
         func sub(_ r: Range<Int>) -> Substring {
-            raw[u.index(u.startIndex, offsetBy: r.lowerBound)..<u.index(u.startIndex, offsetBy: r.upperBound)]
+            Substring(u[u.index(u.startIndex, offsetBy: r.lowerBound)..<u.index(u.startIndex, offsetBy: r.upperBound)])
         }
         reference = sub(parts.reference)
         authority = sub(parts.authority)
@@ -236,3 +239,12 @@ private let colon = UInt8(ascii: ":")
 private let slash = UInt8(ascii: "/")
 private let question = UInt8(ascii: "?")
 private let hash = UInt8(ascii: "#")
+
+extension Substring {
+    /// `body` over the UTF-8 bytes in place: walking a Substring's UTF8View costs tens of
+    /// instructions a byte, and rules scan url parts on every review.
+    func withBytes<R>(_ body: (UnsafeBufferPointer<UInt8>) -> R) -> R {
+        var copy = self
+        return copy.withUTF8(body)
+    }
+}

@@ -137,7 +137,7 @@ enum URLRules {
             problems.append(("OCI url names no repository", "write oci://REGISTRY/REPOSITORY:TAG"))
         } else if repository.utf8.count < 2 || repository.utf8.count > 255 {
             problems.append(("repository \(JSON.string(abbreviated(String(repository))).compactText) must be 2 to 255 characters; the agent cannot parse it", "name the image's full repository"))
-        } else if let bad = repository.utf8.first(where: { !isRepositoryByte($0) }) {
+        } else if let bad = repository.withBytes({ $0.first(where: { !isRepositoryByte($0) }) }) {
             let upper = bad >= 0x41 && bad <= 0x5A
             let what = upper ? "upper-case letters" : bad >= 0x80 ? "non-ASCII characters" : "the character \(JSON.string(String(UnicodeScalar(bad))).compactText)"
             problems.append((
@@ -145,7 +145,7 @@ enum URLRules {
                 upper ? "OCI repositories are lowercase: write \(abbreviated(repository.lowercased()))" : "use a-z, 0-9, '.', '_', '-' and '/'"
             ))
         }
-        if let tag = oci.tag, tag.isEmpty || tag.utf8.count > 127 || !tag.utf8.allSatisfy(isTagByte) {
+        if let tag = oci.tag, tag.isEmpty || tag.utf8.count > 127 || !tag.withBytes({ $0.allSatisfy(isTagByte) }) {
             let plus = tag.contains("+") ? " ('+' is not allowed in a tag; registries write it as '_')" : ""
             problems.append(("tag \(JSON.string(abbreviated(String(tag))).compactText) is not a valid OCI tag\(plus); the agent cannot parse it", "a tag is 1-127 of A-Z, a-z, 0-9, '_', '.', '-'"))
         }

@@ -1,0 +1,131 @@
+/// Strings that every request repeats — AdmissionReview and object keys, API groups, enum
+/// values — made once and handed out by the parser instead of a new String per occurrence:
+/// building one costs ~250 instructions (validation, storage), finding it here ~50, and a
+/// WasmPlugin review holds ~65 strings of which most are these.
+///
+/// Immutable once built, so one table serves every thread. Only short strings are kept
+/// (the longer ones are names, urls and credentials, which differ per request).
+public final class CommonStrings: @unchecked Sendable {
+    /// Longest string kept, in UTF-8 bytes.
+    public static let maxLength = 48
+
+    /// Open addressing over `slotCount` slots (a power of two, at least twice the entries):
+    /// each slot holds an entry's index + 1, or 0 when empty.
+    private let slots: UnsafeMutableBufferPointer<UInt16>
+    private let mask: Int
+    /// Entry i is `strings[i]`, whose UTF-8 is `utf8[starts[i]..<starts[i + 1]]` (kept
+    /// apart, in buffers of their own, so that a probe reads bytes without retaining an
+    /// array or a String). Never written after `init`: safe to share between threads.
+    private let strings: [String]
+    private let starts: UnsafeMutableBufferPointer<Int>
+    private let utf8: UnsafeMutableBufferPointer<UInt8>
+
+    public init(_ strings: some Sequence<String>) {
+        var unique: [String] = []
+        var seen = Set<String>()
+        for s in strings where s.utf8.count <= Self.maxLength && seen.insert(s).inserted { unique.append(s) }
+        precondition(unique.count < Int(UInt16.max), "too many common strings")
+        var slotCount = 16
+        while slotCount < 2 * unique.count { slotCount *= 2 }
+        var slots = [UInt16](repeating: 0, count: slotCount)
+        let mask = slotCount - 1
+        var starts = [0]
+        var utf8: [UInt8] = []
+        for (i, s) in unique.enumerated() {
+            let bytes = Array(s.utf8)
+            var slot = bytes.withUnsafeBufferPointer { Self.hash($0) } & mask
+            while slots[slot] != 0 { slot = (slot + 1) & mask }
+            slots[slot] = UInt16(i + 1)
+            utf8 += bytes
+            starts.append(utf8.count)
+        }
+        self.slots = .allocate(capacity: slots.count)
+        _ = self.slots.initialize(from: slots)
+        self.mask = mask
+        self.strings = unique
+        self.starts = .allocate(capacity: starts.count)
+        _ = self.starts.initialize(from: starts)
+        self.utf8 = .allocate(capacity: max(utf8.count, 1))
+        _ = self.utf8.initialize(from: utf8)
+    }
+
+    deinit {
+        slots.deallocate()
+        starts.deallocate()
+        utf8.deallocate()
+    }
+
+    /// A table holding these strings and `more`.
+    public func adding(_ more: some Sequence<String>) -> CommonStrings {
+        CommonStrings(strings + Array(more))
+    }
+
+    public var count: Int { strings.count }
+
+    /// The kept string whose UTF-8 is `bytes`, if any.
+    @inline(__always)
+    public func string(_ bytes: UnsafeBufferPointer<UInt8>) -> String? {
+        guard bytes.count <= Self.maxLength else { return nil }
+        var slot = Self.hash(bytes) & mask
+        while true {
+            let entry = Int(slots[slot]) - 1
+            if entry < 0 { return nil }
+            let start = starts[entry]
+            if starts[entry + 1] - start == bytes.count, Self.equal(utf8.baseAddress! + start, bytes) {
+                return strings[entry]
+            }
+            slot = (slot + 1) & mask
+        }
+    }
+
+    /// Length and the first and last eight bytes, mixed by multiplication: cheap, and
+    /// enough to tell apart the few hundred strings kept.
+    @inline(__always)
+    private static func hash(_ bytes: UnsafeBufferPointer<UInt8>) -> Int {
+        let n = bytes.count
+        var head: UInt64 = 0
+        var tail: UInt64 = 0
+        if n >= 8, let base = bytes.baseAddress {
+            head = UnsafeRawPointer(base).loadUnaligned(as: UInt64.self)
+            tail = UnsafeRawPointer(base + n - 8).loadUnaligned(as: UInt64.self)
+        } else {
+            for i in 0..<n { head = head << 8 | UInt64(bytes[i]) }
+        }
+        let mixed = (head &* 0x9E37_79B9_7F4A_7C15) ^ (tail &* 0xC2B2_AE3D_27D4_EB4F) ^ UInt64(n)
+        return Int(truncatingIfNeeded: mixed >> 40)
+    }
+
+    @inline(__always)
+    private static func equal(_ pa: UnsafeMutablePointer<UInt8>, _ b: UnsafeBufferPointer<UInt8>) -> Bool {
+        let n = b.count
+        guard let pb = b.baseAddress else { return n == 0 }
+        var i = 0
+        while i + 8 <= n {
+            if UnsafeRawPointer(pa + i).loadUnaligned(as: UInt64.self) != UnsafeRawPointer(pb + i).loadUnaligned(as: UInt64.self) {
+                return false
+            }
+            i += 8
+        }
+        while i < n {
+            if pa[i] != pb[i] { return false }
+            i += 1
+        }
+        return true
+    }
+
+    /// What every AdmissionReview and Kubernetes object repeats.
+    public static let kubernetes = CommonStrings([
+        // AdmissionReview
+        "apiVersion", "kind", "request", "response", "uid", "group", "version", "resource", "subResource", "requestKind",
+        "requestResource", "requestSubResource", "name", "namespace", "operation", "userInfo", "object", "oldObject", "dryRun",
+        "options", "AdmissionReview", "admission.k8s.io/v1", "admission.k8s.io/v1beta1", "CREATE", "UPDATE", "DELETE", "CONNECT",
+        "username", "groups", "extra", "system:authenticated", "CreateOptions", "UpdateOptions", "meta.k8s.io/v1", "fieldManager",
+        "fieldValidation", "Strict", "Warn", "Ignore",
+        // ObjectMeta
+        "metadata", "spec", "status", "labels", "annotations", "generateName", "creationTimestamp", "deletionTimestamp",
+        "generation", "resourceVersion", "managedFields", "finalizers", "ownerReferences", "selfLink",
+        "kubectl.kubernetes.io/last-applied-configuration", "app", "app.kubernetes.io/name", "app.kubernetes.io/instance",
+        "app.kubernetes.io/component", "app.kubernetes.io/part-of", "app.kubernetes.io/managed-by", "app.kubernetes.io/version",
+        "v1", "v1alpha1", "v1beta1", "true", "false",
+    ])
+}
