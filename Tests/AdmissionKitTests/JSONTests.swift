@@ -21,6 +21,33 @@ import Testing
         }
     }
 
+    /// A skipped string (checked, not built) ends where a built one ends, and fails where it
+    /// fails, for strings across the 16-byte blocks of the vector scan: quotes, escapes
+    /// (also at a block's last byte) and control bytes anywhere.
+    @Test func skippedStringsEndWhereBuiltOnesEnd() throws {
+        var generator = SystemRandomNumberGenerator()
+        let pieces: [[UInt8]] = [
+            // a, b, \", \\, \n, \u0041 (as bytes: 0x5C is the backslash)
+            [0x61], [0x62], [0x5C, 0x22], [0x5C, 0x5C], [0x5C, 0x6E], [0x5C, 0x75, 0x30, 0x30, 0x34, 0x31],
+            [0x22], [0x01], [0x1F], [0x7F],
+        ]
+        for _ in 0..<20_000 {
+            var content: [UInt8] = []
+            let length = Int.random(in: 0...48, using: &generator)
+            while content.count < length {
+                content += Bool.random(using: &generator) ? Array("abcdefgh".utf8) : pieces.randomElement(using: &generator)!
+            }
+            let document = Array("[\"".utf8) + content + Array("\",1]".utf8)
+            let built = Result { () throws(JSONParseError) in try JSONParser.parse(document) }
+            let skipped = Result { () throws(JSONParseError) in try JSONParser.parse(document, reading: .none) }
+            switch (built, skipped) {
+            case (.success, .success): break
+            case (.failure(let b), .failure(let s)): #expect(b == s, "\(String(decoding: document, as: UTF8.self))")
+            default: Issue.record("built \(built), skipped \(skipped): \(String(decoding: document, as: UTF8.self))")
+            }
+        }
+    }
+
     @Test func roundTripKeepsOrderAndNumberText() throws {
         let text = #"{"b":1,"a":[true,false,null,-0.5e+10,12345678901234567890],"c":{"x":"y\n\"z\u00e9"}}"#
         let value = try JSONParser.parse(text)

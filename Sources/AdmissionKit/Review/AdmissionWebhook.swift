@@ -114,19 +114,27 @@ enum AuditAnnotations {
     /// Audit logs keep every value: name a few fields per rule and count the rest.
     static let maxPathsPerRule = 5
 
-    /// One annotation per rule: key = rule id, value = the fields it changed.
+    /// One annotation per rule: key = rule id, value = the fields it changed. Rule ids are
+    /// few (a handful), edits can be 100,000s: one pass, each rule found by a short scan.
     static func render(_ applied: [AppliedDefault]) -> [(key: String, value: String)] {
-        var order: [String] = []
-        var paths: [String: [FieldPath]] = [:]
+        var rules: [(id: String, paths: Int, value: [UInt8])] = []
         for a in applied {
-            if paths[a.rule] == nil { order.append(a.rule) }
-            paths[a.rule, default: []].append(a.path)
+            let k: Int
+            if let found = rules.firstIndex(where: { $0.id == a.rule }) {
+                k = found
+            } else {
+                rules.append((a.rule, 0, []))
+                k = rules.count - 1
+            }
+            rules[k].paths += 1
+            guard rules[k].paths <= maxPathsPerRule else { continue }
+            if rules[k].paths > 1 { rules[k].value.append(UInt8(ascii: ",")) }
+            a.path.writeDescription(into: &rules[k].value)
         }
-        return order.map { rule in
-            let all = paths[rule]!
-            var value = all.prefix(maxPathsPerRule).map(\.description).joined(separator: ",")
-            if all.count > maxPathsPerRule { value += " (+\(all.count - maxPathsPerRule) more)" }
-            return (key: rule, value: value)
+        return rules.map { rule in
+            var value = String(decoding: rule.value, as: UTF8.self)
+            if rule.paths > maxPathsPerRule { value += " (+\(rule.paths - maxPathsPerRule) more)" }
+            return (key: rule.id, value: value)
         }
     }
 }
