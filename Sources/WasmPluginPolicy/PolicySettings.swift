@@ -41,7 +41,7 @@ public struct PolicySettings: Sendable, Equatable {
         }
     }
 
-    public func defaults(_ id: String) -> Bool { !disabledDefaults.contains(id) }
+    public func defaults(_ id: String) -> Bool { disabledDefaults.isEmpty || !disabledDefaults.contains(id) }
 
     /// Reads settings from a decoded YAML/JSON document. Throws naming the offending key.
     public init(json: JSON) throws(PolicyError) {

@@ -71,7 +71,7 @@ public struct WasmPluginDefaulter: Defaulter {
         guard let refs = spec(editor)["targetRefs"]?.arrayValue else { return }
         for (i, item) in refs.enumerated() {
             guard let ref = item.objectValue, let kind = ref["kind"]?.stringValue,
-                let group = TargetingRules.groupForKind[kind], !group.isEmpty
+                let group = TargetingRules.group(forKind: kind), !group.isEmpty
             else { continue }
             let current = ref["group"]
             guard current == nil || current == .string("") || current == .null else { continue }
@@ -121,16 +121,19 @@ public struct WasmPluginDefaulter: Defaulter {
             guard let config = spec["pluginConfig"]?.objectValue, BasicAuthRules.applies(url: url, pluginConfig: config),
                 let rules = config["basic_auth_rules"]?.arrayValue
             else { return }
-            let rulesPath = spec$.child("pluginConfig").child("basic_auth_rules")
+            // One array per path (child() copies the steps at every level).
+            func path(_ i: Int, _ j: Int) -> FieldPath {
+                FieldPath([.key("spec"), .key("pluginConfig"), .key("basic_auth_rules"), .index(i), .key("credentials"), .index(j)])
+            }
             for (i, rule) in rules.enumerated() {
                 guard let credentials = rule["credentials"]?.arrayValue else { continue }
                 for (j, item) in credentials.enumerated() {
                     guard let credential = item.stringValue else { continue }
                     switch BasicAuthCredential.classify(credential) {
                     case .plain where settings.credentials == .base64 && settings.defaults("credential-base64"):
-                        changes.append((rulesPath.index(i).child("credentials").index(j), Base64.encode(credential.utf8), "credential-base64"))
+                        changes.append((path(i, j), Base64.encode(credential.utf8), "credential-base64"))
                     case .nonCanonical(let canonical) where settings.defaults("credential-padding"):
-                        changes.append((rulesPath.index(i).child("credentials").index(j), canonical, "credential-padding"))
+                        changes.append((path(i, j), canonical, "credential-padding"))
                     default: break
                     }
                 }

@@ -34,6 +34,6 @@ extension WasmPluginKind {
     public static let readSet: JSONReadSet = .members(
         [
             ("apiVersion", .all), ("kind", .all), ("spec", .all),
-            ("metadata", .members([("name", .all), ("namespace", .all), ("generateName", .all)], others: .none)),
+            ("metadata", .members([("name", .all), ("namespace", .all), ("generateName", .all)], others: .omit)),
         ], others: .none)
 }

@@ -147,6 +147,16 @@ private struct DemoPolicy: Validator, Defaulter {
         #expect(try JSONParser.parse(Array("[1,2]".utf8), reading: .none) == nil)
     }
 
+    /// `omit` checks a member and leaves it out of its object; elsewhere it is `none`.
+    @Test func omittedMembersAreLeftOut() throws {
+        let read: JSONReadSet = .members([("a", .members([("x", .all)], others: .omit)), ("b", .omit)], others: .all)
+        let value = try JSONParser.parse(Array(#"{"a":{"x":1,"y":{"z":[2]},"w":"s"},"b":[3],"c":4}"#.utf8), reading: read)
+        #expect(value == ["a": ["x": 1], "c": 4])
+        #expect(value["a"]?.objectValue?.keys == ["x"] && value["b"] == nil)
+        #expect(throws: JSONParseError.self) { try JSONParser.parse(Array(#"{"a":{"y":[1,]}}"#.utf8), reading: read) }
+        #expect(try JSONParser.parse(Array("[1,2]".utf8), reading: .omit) == nil)
+    }
+
     @Test func skippingPathsIsAReadSet() throws {
         let value = try JSONParser.parse(Array(#"{"a":{"b":[1],"c":2},"d":3}"#.utf8), skipping: [["a", "b"], ["d"]])
         #expect(value == ["a": ["b": nil, "c": 2], "d": nil])

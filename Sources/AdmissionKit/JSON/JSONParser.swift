@@ -14,6 +14,10 @@ public indirect enum JSONReadSet: Sendable {
     case all
     /// Check the syntax, build nothing: the value is `null`.
     case none
+    /// As `none`, and an object member is left out of its object: for the parts nothing
+    /// asks about, not even whether they are there (a skipped member still costs its key
+    /// and an entry).
+    case omit
     /// In an object, each listed member follows its own set and the others follow
     /// `others`; in an array, every element follows this same set.
     case members([(key: String, read: JSONReadSet)], others: JSONReadSet)
@@ -28,7 +32,7 @@ public indirect enum JSONReadSet: Sendable {
     private func adding(skip path: ArraySlice<String>) -> JSONReadSet {
         guard let key = path.first else { return .none }
         switch self {
-        case .none: return .none
+        case .none, .omit: return self
         case .all: return .members([(key, JSONReadSet.all.adding(skip: path.dropFirst()))], others: .all)
         case .members(var members, let others):
             if let i = members.firstIndex(where: { $0.key == key }) {
@@ -40,11 +44,19 @@ public indirect enum JSONReadSet: Sendable {
         }
     }
 
+    var buildsNothing: Bool {
+        switch self {
+        case .none, .omit: true
+        case .all, .members: false
+        }
+    }
+
     /// The set for member `key` of an object read with this set.
     @inline(__always)
     public func member(_ key: String) -> JSONReadSet {
         guard case .members(let members, let others) = self else { return self }
-        for member in members where member.key == key { return member.read }
+        let length = key.utf8.count  // lengths first: a failing String == is a call
+        for member in members where member.key.utf8.count == length && member.key == key { return member.read }
         return others
     }
 }
@@ -127,7 +139,7 @@ public struct JSONParser {
         do throws(JSONParseError) {
             skipWhitespace()
             let value: JSON
-            if case .none = readSet {
+            if readSet.buildsNothing {
                 try skipValue(depth: 0)
                 value = .null
             } else {
@@ -360,10 +372,13 @@ public struct JSONParser {
             index += 1
             skipWhitespace()
             let memberRead = read.member(key)
-            if case .none = memberRead {
+            switch memberRead {
+            case .omit:
+                try skipValue(depth: depth)
+            case .none:
                 try skipValue(depth: depth)
                 openMembers.push((key, .null))
-            } else {
+            case .all, .members:
                 openMembers.push((key, try parseValue(depth: depth, read: memberRead)))
             }
             skipWhitespace()

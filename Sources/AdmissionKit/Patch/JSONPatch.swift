@@ -235,8 +235,9 @@ public struct ObjectEditor: Sendable {
         if wholeArrays.contains(where: { op.path.isBelow($0) }) { return }  // the array's replace covers it
         recorded.append(op)
         guard case .index? = op.path.steps.last else { return }
+        guard countEdit(ofElement: op.path) > Self.maxEditsPerArray else { return }
         let array = op.path.parent
-        guard countEdit(in: array) > Self.maxEditsPerArray, !keptArrays.contains(array) else { return }
+        guard !keptArrays.contains(array) else { return }
         // The array (and each parent) must be as sent: nothing recorded touched them. Judged
         // once: an array that cannot be replaced whole is not scanned again at every edit.
         guard !recorded.contains(where: { array.isBelow($0.path) || array == $0.path }) else {
@@ -249,15 +250,16 @@ public struct ObjectEditor: Sendable {
         wholeArrays.insert(array)
     }
 
-    /// One more edit of an element of `array`: how many there have been.
-    private mutating func countEdit(in array: FieldPath) -> Int {
+    /// One more edit of the array element at `element`: how many its array has had.
+    private mutating func countEdit(ofElement element: FieldPath) -> Int {
         if let last = lastEditedArray {
-            if last.path == array {
+            if element.isChild(of: last.path) {
                 lastEditedArray!.edits += 1
                 return last.edits + 1
             }
             elementEdits[last.path] = last.edits
         }
+        let array = element.parent
         let edits = (elementEdits.isEmpty ? 0 : elementEdits[array] ?? 0) + 1
         lastEditedArray = (array, edits)
         return edits
@@ -270,6 +272,11 @@ extension FieldPath {
     /// Strictly inside `ancestor`.
     func isBelow(_ ancestor: FieldPath) -> Bool {
         steps.count > ancestor.steps.count && steps.starts(with: ancestor.steps)
+    }
+
+    /// One step below `parent` (compared in place: `parent` of this path would be a copy).
+    func isChild(of parent: FieldPath) -> Bool {
+        steps.count == parent.steps.count + 1 && steps.starts(with: parent.steps)
     }
 }
 

@@ -69,7 +69,8 @@ public enum AdmissionReviewDecoder {
     /// fields, `object` as `object` says, `oldObject` as `oldObject` says. Never built:
     /// `userInfo`, `options`, the resource kinds, and `metadata.managedFields` (a typical
     /// object's managedFields hold more JSON than the rest of it). What is not built is
-    /// checked for syntax and comes out `null` (keys kept); a skipped `oldObject` is nil.
+    /// checked for syntax; the request's parts nobody reads are left out, the others come
+    /// out `null` (keys kept); a skipped `oldObject` is nil.
     public static func readSet(object: JSONReadSet = genericObject, oldObject: JSONReadSet = genericObject) -> JSONReadSet {
         .members(
             [
@@ -77,8 +78,8 @@ public enum AdmissionReviewDecoder {
                     "request",
                     .members(
                         [
-                            ("object", object), ("oldObject", oldObject), ("userInfo", .none), ("options", .none), ("resource", .none),
-                            ("requestKind", .none), ("requestResource", .none),
+                            ("object", object), ("oldObject", oldObject), ("userInfo", .omit), ("options", .omit), ("resource", .omit),
+                            ("requestKind", .omit), ("requestResource", .omit),
                         ], others: .all)
                 )
             ], others: .all)

@@ -104,18 +104,18 @@ enum BasicAuthRules {
 
     static func methods(_ input: RuleInput, _ r: inout ValidationResult) {
         for (rulePath, rule) in input.basicAuthRules {
-            let path = rulePath.child("request_methods")
-            guard let methods = requiredList(rule["request_methods"], at: path, what: "method", hint: "e.g. request_methods: [GET, POST]", &r) else { continue }
+            func path() -> FieldPath { rulePath.child("request_methods") }
+            guard let methods = requiredList(rule["request_methods"], at: path(), what: "method", hint: "e.g. request_methods: [GET, POST]", &r) else { continue }
             for (i, item) in methods.enumerated() {
-                guard let method = r.string(item, at: path.index(i)) else {
-                    if item.isNull { r.reportType(.wrongType(path.index(i), expected: "a string", got: item)) }
+                guard let method = r.string(item, at: path().index(i)) else {
+                    if item.isNull { r.reportType(.wrongType(path().index(i), expected: "a string", got: item)) }
                     continue
                 }
                 if method.isEmpty || !method.utf8.allSatisfy(isTokenChar) {
-                    r.report(path.index(i), "is not an HTTP method token", hint: "use methods such as GET, POST, PUT")
+                    r.report(path().index(i), "is not an HTTP method token", hint: "use methods such as GET, POST, PUT")
                 } else if hasLowercase(method), standardMethods.contains(method.uppercased()) {
                     r.report(
-                        path.index(i), "\(method) never equals the \(method.uppercased()) that clients send, so \(method.uppercased()) requests are not authenticated",
+                        path().index(i), "\(method) never equals the \(method.uppercased()) that clients send, so \(method.uppercased()) requests are not authenticated",
                         hint: "write \(method.uppercased())")
                 }
             }
@@ -136,23 +136,23 @@ enum BasicAuthRules {
 
     static func credentials(_ input: RuleInput, _ r: inout ValidationResult) {
         for (rulePath, rule) in input.basicAuthRules {
-            let path = rulePath.child("credentials")
-            guard let credentials = requiredList(rule["credentials"], at: path, what: "credential", hint: "add user:pass or base64 of user:pass", &r) else { continue }
+            func path() -> FieldPath { rulePath.child("credentials") }
+            guard let credentials = requiredList(rule["credentials"], at: path(), what: "credential", hint: "add user:pass or base64 of user:pass", &r) else { continue }
             for (i, item) in credentials.enumerated() {
                 // The path is built only for findings: big configs hold thousands of entries.
                 guard case .string(let credential) = item else {
-                    r.reportType(.wrongType(path.index(i), expected: "a string", got: item))
+                    r.reportType(.wrongType(path().index(i), expected: "a string", got: item))
                     continue
                 }
                 switch BasicAuthCredential.classify(credential) {
                 case .plain, .canonical: break
                 case .nonCanonical:
                     r.report(
-                        path.index(i), "base64 is not padded canonically, so it never equals what clients send",
+                        path().index(i), "base64 is not padded canonically, so it never equals what clients send",
                         hint: "pad it with '=' to a multiple of 4 characters (the mutating webhook does this)")
                 case .invalid(let reason, let refuses, let hint):
                     let consequence = refuses ? "; the plugin refuses its whole configuration" : ""
-                    r.report(path.index(i), "credential \(reason)\(consequence)", hint: hint)
+                    r.report(path().index(i), "credential \(reason)\(consequence)", hint: hint)
                 }
             }
         }
@@ -160,13 +160,15 @@ enum BasicAuthRules {
 
     /// A list the plugin requires non-empty ("at least one … has to be configured"), or nil
     /// when it is missing or not a list (reported).
-    private static func requiredList(_ value: JSON?, at path: FieldPath, what: String, hint: String, _ r: inout ValidationResult) -> [JSON]? {
+    private static func requiredList(
+        _ value: JSON?, at path: @autoclosure () -> FieldPath, what: String, hint: String, _ r: inout ValidationResult
+    ) -> [JSON]? {
         guard let value, !value.isNull else {
-            r.report(.required(path, "at least one \(what) must be configured", hint: hint))
+            r.report(.required(path(), "at least one \(what) must be configured", hint: hint))
             return nil
         }
-        guard let list = r.array(value, at: path) else { return nil }
-        if list.isEmpty { r.report(.required(path, "at least one \(what) must be configured", hint: hint)) }
+        guard let list = r.array(value, at: path()) else { return nil }
+        if list.isEmpty { r.report(.required(path(), "at least one \(what) must be configured", hint: hint)) }
         return list
     }
 

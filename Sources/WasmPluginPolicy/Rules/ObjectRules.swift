@@ -5,9 +5,11 @@ import AdmissionKit
 enum ObjectRules {
     private static let spec$ = FieldPath("spec")
 
+    private static let topLevelKeys: NameList = ["apiVersion", "kind", "metadata", "spec", "status"]
+
     /// istiod refuses unknown top-level fields; the apiserver would prune them silently.
     static func topLevelFields(_ input: RuleInput, _ r: inout ValidationResult) {
-        for key in input.object.keys where !["apiVersion", "kind", "metadata", "spec", "status"].contains(key) {
+        for (key, _) in input.object.members where !topLevelKeys.contains(key) {
             r.report(FieldError(.forbidden, FieldPath(key), "unknown top-level field", hint: "move it under spec or remove it"))
         }
     }

@@ -3,7 +3,7 @@ import AdmissionKit
 /// The scalar spec fields (rules doc §2, §5, §10.1; istiod `validateWasmPluginImagePullSecret`,
 /// `validateWasmPluginName`).
 enum ScalarRules {
-    static let knownSpecKeys: Set<String> = [
+    static let knownSpecKeys: NameList = [
         "selector", "targetRef", "targetRefs", "url", "sha256", "imagePullPolicy", "imagePullSecret",
         "verificationKey", "pluginConfig", "pluginName", "phase", "priority", "failStrategy", "vmConfig", "match", "type",
     ]
@@ -55,20 +55,25 @@ enum ScalarRules {
         _ = lengthChecked(name, at: spec$.child("pluginName"), max: 256, emptyHint: "remove the field or give it a value", &r)
     }
 
+    private static let topLevelEnums = [
+        ("phase", WasmPluginEnums.phase), ("imagePullPolicy", WasmPluginEnums.imagePullPolicy),
+        ("failStrategy", WasmPluginEnums.failStrategy), ("type", WasmPluginEnums.pluginType),
+    ]
+
     static func enums(_ input: RuleInput, _ r: inout ValidationResult) {
         let spec = input.spec
-        for (key, allowed) in [
-            ("phase", WasmPluginEnums.phase), ("imagePullPolicy", WasmPluginEnums.imagePullPolicy),
-            ("failStrategy", WasmPluginEnums.failStrategy), ("type", WasmPluginEnums.pluginType),
-        ] where spec[key]?.stringValue != nil {
+        for (key, allowed) in topLevelEnums where spec[key]?.stringValue != nil {
             r.enumString(spec[key], at: spec$.child(key), allowed: allowed)
         }
-        for (path, selector) in spec.objectItems("match", at: spec$.child("match")) where selector.string("mode") != nil {
-            r.enumString(selector["mode"], at: path.child("mode"), allowed: WasmPluginEnums.matchMode)
+        if spec["match"] != nil {
+            for (path, selector) in spec.objectItems("match", at: spec$.child("match")) where selector.string("mode") != nil {
+                r.enumString(selector["mode"], at: path.child("mode"), allowed: WasmPluginEnums.matchMode)
+            }
         }
-        let env = spec["vmConfig"]?.objectValue?.objectItems("env", at: spec$.child("vmConfig").child("env")) ?? []
-        for (path, entry) in env where entry.string("valueFrom") != nil {
-            r.enumString(entry["valueFrom"], at: path.child("valueFrom"), allowed: WasmPluginEnums.valueFrom)
+        if let vmConfig = spec["vmConfig"]?.objectValue, vmConfig["env"] != nil {
+            for (path, entry) in vmConfig.objectItems("env", at: spec$.child("vmConfig").child("env")) where entry.string("valueFrom") != nil {
+                r.enumString(entry["valueFrom"], at: path.child("valueFrom"), allowed: WasmPluginEnums.valueFrom)
+            }
         }
     }
 
@@ -79,7 +84,7 @@ enum ScalarRules {
     }
 
     static func unknownSpecFields(_ input: RuleInput, _ r: inout ValidationResult) {
-        for key in input.spec.keys where !knownSpecKeys.contains(key) {
+        for (key, _) in input.spec.members where !knownSpecKeys.contains(key) {
             r.report(spec$.child(key), "unknown field: the API server drops it")
         }
     }

@@ -8,16 +8,16 @@ enum TargetingRules {
     static let istioNetworkingGroup = "networking.istio.io"
     static let waypointClass = "istio-waypoint"
 
-    /// The group each supported kind lives in ("" is the core group).
-    static let groupForKind: [String: String] = [
-        "Gateway": gatewayGroup, "GatewayClass": gatewayGroup, "ServiceEntry": istioNetworkingGroup, "Service": "",
-    ]
+    /// The supported kinds, and the group each lives in ("" is the core group).
+    static let supportedKinds: NameList = ["Gateway", "GatewayClass", "ServiceEntry", "Service"]
+    private static let kindGroups = [gatewayGroup, gatewayGroup, istioNetworkingGroup, ""]
+    static func group(forKind kind: String) -> String? { supportedKinds.firstIndex(of: kind).map { kindGroups[$0] } }
     /// Kinds whose plugins only waypoints apply (pilot `listener_waypoint.go`).
-    static let waypointOnlyKinds: Set<String> = ["Service", "ServiceEntry", "GatewayClass"]
+    static let waypointOnlyKinds: NameList = ["Service", "ServiceEntry", "GatewayClass"]
 
     /// Labels that name a Gateway API gateway's pods; a selector on exactly one of them can
     /// be turned into a targetRef without changing what it selects (outside the root namespace).
-    static let gatewayNameLabels = ["gateway.networking.k8s.io/gateway-name", "istio.io/gateway-name"]
+    static let gatewayNameLabels: NameList = ["gateway.networking.k8s.io/gateway-name", "istio.io/gateway-name"]
 
     private static let spec$ = FieldPath("spec")
     private static let selector$ = FieldPath("spec", "selector")
@@ -33,8 +33,10 @@ enum TargetingRules {
 
     /// CRD CEL: `has()` counts an empty list or object as set.
     static func oneOf(_ input: RuleInput, _ r: inout ValidationResult) {
-        let present = ["selector", "targetRef", "targetRefs"].filter { isSet(input.spec[$0]) }
-        guard present.count > 1 else { return }
+        let spec = input.spec
+        let setCount = (isSet(spec["selector"]) ? 1 : 0) + (isSet(spec["targetRef"]) ? 1 : 0) + (isSet(spec["targetRefs"]) ? 1 : 0)
+        guard setCount > 1 else { return }
+        let present = ["selector", "targetRef", "targetRefs"].filter { isSet(spec[$0]) }
         r.report(
             spec$, "only one of selector, targetRef and targetRefs may be set, but \(present.joined(separator: " and ")) are",
             hint: "keep targetRefs for gateways and waypoints, or selector for sidecars")
@@ -120,24 +122,24 @@ enum TargetingRules {
     /// `ValidateServiceName`); the CRD kinds are DNS-1123 subdomains.
     static func refName(_ input: RuleInput, _ r: inout ValidationResult) {
         for (path, ref) in input.targetRefs {
-            let namePath = path.child("name")
+            func namePath() -> FieldPath { path.child("name") }
             guard let name = ref.string("name"), !name.isEmpty else {
                 if ref["name"]?.isNull ?? true || ref.string("name") == "" {
-                    r.report(.required(namePath, "name must be set", hint: "name the target resource"))
+                    r.report(.required(namePath(), "name must be set", hint: "name the target resource"))
                 }
                 continue
             }
             if name.utf8.count > 253 {
-                r.report(FieldError(.tooLong, namePath, "is \(name.utf8.count) characters, at most 253 are allowed"))
+                r.report(FieldError(.tooLong, namePath(), "is \(name.utf8.count) characters, at most 253 are allowed"))
             } else if ref.string("kind") == "Service" {
                 if !DNSNames.isLabel1035(name) {
                     r.report(
-                        namePath, "no Service can be named \(JSON.string(String(name.prefix(63))).compactText), so this attaches to nothing",
+                        namePath(), "no Service can be named \(JSON.string(String(name.prefix(63))).compactText), so this attaches to nothing",
                         hint: "a Service name is a DNS-1035 label: at most 63 of a-z, 0-9 and '-', starting with a letter")
                 }
             } else if !DNSNames.isSubdomain(name) {
                 r.report(
-                    namePath, "no object can be named \(JSON.string(String(name.prefix(63))).compactText), so this attaches to nothing",
+                    namePath(), "no object can be named \(JSON.string(String(name.prefix(63))).compactText), so this attaches to nothing",
                     hint: "a name is a DNS-1123 subdomain: lowercase a-z, 0-9, '-' and '.'")
             }
         }
@@ -161,8 +163,8 @@ enum TargetingRules {
                 }
                 continue
             }
-            guard groupForKind[kind] == nil else { continue }
-            let suggestion = groupForKind.keys.first { $0.lowercased() == kind.lowercased() }
+            guard !supportedKinds.contains(kind) else { continue }
+            let suggestion = supportedKinds.names.first { $0.lowercased() == kind.lowercased() }
             let hint = suggestion.map { "did you mean \($0)? kind is case-sensitive" } ?? "use Gateway, GatewayClass, Service or ServiceEntry"
             r.report(FieldError(.notSupported, path.child("kind"), "unsupported kind \(JSON.string(String(kind.prefix(63))).compactText)", hint: hint))
         }
@@ -175,7 +177,7 @@ enum TargetingRules {
                 r.report(path.child("group"), "must be a DNS subdomain such as gateway.networking.k8s.io")
                 continue
             }
-            guard let kind = ref.string("kind"), let expected = groupForKind[kind] else { continue }
+            guard let kind = ref.string("kind"), let expected = Self.group(forKind: kind) else { continue }
             // Group matching is canonical: "" and "core" are the same group.
             if group == expected || (expected.isEmpty && group == "core") { continue }
             if group.isEmpty {
@@ -189,9 +191,11 @@ enum TargetingRules {
         }
     }
 
+    private static let refKeys: NameList = ["kind", "name", "group", "namespace"]
+
     static func refFields(_ input: RuleInput, _ r: inout ValidationResult) {
         for (path, ref) in input.targetRefs {
-            for key in ref.keys where !["kind", "name", "group", "namespace"].contains(key) {
+            for (key, _) in ref.members where !refKeys.contains(key) {
                 r.report(path.child(key), "unknown field; the API server drops it")
             }
         }
@@ -223,10 +227,16 @@ enum DNSNames {
     /// RFC 1123 subdomain: dot-separated labels of [a-z0-9-], not starting or ending in '-'.
     static func isSubdomain(_ s: String) -> Bool {
         guard !s.isEmpty, s.utf8.count <= 253 else { return false }
+        var s = s
+        return s.withUTF8(isSubdomain)
+    }
+
+    /// On the bytes in place (a String's UTF8View walks index by index).
+    private static func isSubdomain(_ bytes: UnsafeBufferPointer<UInt8>) -> Bool {
         // One pass, no split: labels of 1-63 bytes, alphanumeric at both ends.
         var labelLength = 0
         var previous: UInt8 = UInt8(ascii: ".")
-        for b in s.utf8 {
+        for b in bytes {
             if b == UInt8(ascii: ".") {
                 guard labelLength > 0, isAlnum(previous) else { return false }
                 labelLength = 0
