@@ -6,30 +6,37 @@ public enum Base64 {
     private static let alphabet = Array("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/".utf8)
 
     public static func encode(_ bytes: some Sequence<UInt8>) -> String {
-        var out = [UInt8]()
-        encode(Array(bytes), into: &out)
-        return String(decoding: out, as: UTF8.self)
+        let out = ByteWriter(capacity: 64)
+        Array(bytes).withUnsafeBufferPointer { encode($0, into: out) }
+        return out.withBytes { String(decoding: $0, as: UTF8.self) }
     }
 
-    /// The encoding of `input`, appended to `out`.
-    public static func encode(_ input: [UInt8], into out: inout [UInt8]) {
-        out.reserveCapacity(out.count + (input.count + 2) / 3 * 4)
-        var i = 0
-        while i + 3 <= input.count {
-            let n = UInt32(input[i]) << 16 | UInt32(input[i + 1]) << 8 | UInt32(input[i + 2])
-            out.append(alphabet[Int(n >> 18 & 63)])
-            out.append(alphabet[Int(n >> 12 & 63)])
-            out.append(alphabet[Int(n >> 6 & 63)])
-            out.append(alphabet[Int(n & 63)])
-            i += 3
-        }
-        let rest = input.count - i
-        if rest == 1 {
-            let n = UInt32(input[i]) << 16
-            out += [alphabet[Int(n >> 18 & 63)], alphabet[Int(n >> 12 & 63)], UInt8(ascii: "="), UInt8(ascii: "=")]
-        } else if rest == 2 {
-            let n = UInt32(input[i]) << 16 | UInt32(input[i + 1]) << 8
-            out += [alphabet[Int(n >> 18 & 63)], alphabet[Int(n >> 12 & 63)], alphabet[Int(n >> 6 & 63)], UInt8(ascii: "=")]
+    /// The encoding of `input`, appended to `out`, written in place.
+    static func encode(_ input: UnsafeBufferPointer<UInt8>, into out: ByteWriter) {
+        let length = (input.count + 2) / 3 * 4
+        alphabet.withUnsafeBufferPointer { alphabet in
+            out.write(atMost: length) { o in
+                var i = 0
+                var p = o
+                while i + 3 <= input.count {
+                    let n = UInt32(input[i]) << 16 | UInt32(input[i + 1]) << 8 | UInt32(input[i + 2])
+                    p[0] = alphabet[Int(n >> 18 & 63)]
+                    p[1] = alphabet[Int(n >> 12 & 63)]
+                    p[2] = alphabet[Int(n >> 6 & 63)]
+                    p[3] = alphabet[Int(n & 63)]
+                    i += 3
+                    p += 4
+                }
+                let rest = input.count - i
+                if rest > 0 {
+                    let n = UInt32(input[i]) << 16 | (rest == 2 ? UInt32(input[i + 1]) << 8 : 0)
+                    p[0] = alphabet[Int(n >> 18 & 63)]
+                    p[1] = alphabet[Int(n >> 12 & 63)]
+                    p[2] = rest == 2 ? alphabet[Int(n >> 6 & 63)] : UInt8(ascii: "=")
+                    p[3] = UInt8(ascii: "=")
+                }
+                return length
+            }
         }
     }
 

@@ -41,28 +41,30 @@ public struct FieldPath: Sendable, Hashable, CustomStringConvertible {
     public var description: String {
         var out: [UInt8] = []
         out.reserveCapacity(64)
-        writeDescription(into: &out)
+        writeDescription(to: &out)
         return String(decoding: out, as: UTF8.self)
     }
 
     /// `description`'s bytes, appended (built as bytes: a String `+=` checks grapheme
     /// boundaries at every join, ~10× the cost, and paths are rendered on every finding).
-    public func writeDescription(into out: inout [UInt8]) {
-        let start = out.count
-        for step in steps {
+    func writeDescription<Sink: ByteSink>(to out: inout Sink) {
+        for (n, step) in steps.enumerated() {
+            let first = n == 0
             switch step {
             case .index(let i):
                 out.append(UInt8(ascii: "["))
                 FieldPath.writeDecimal(i, into: &out)
                 out.append(UInt8(ascii: "]"))
-            case .key(let k):
-                if k.isEmpty || !k.utf8.allSatisfy(FieldPath.isPlainKeyByte) {
-                    out.append(UInt8(ascii: "["))
-                    out.append(contentsOf: k.utf8)
-                    out.append(UInt8(ascii: "]"))
-                } else {
-                    if out.count > start { out.append(UInt8(ascii: ".")) }
-                    out.append(contentsOf: k.utf8)
+            case .key(var k):
+                k.withUTF8 { key in
+                    if key.isEmpty || !key.allSatisfy(FieldPath.isPlainKeyByte) {
+                        out.append(UInt8(ascii: "["))
+                        out.append(bytes: key)
+                        out.append(UInt8(ascii: "]"))
+                    } else {
+                        if !first { out.append(UInt8(ascii: ".")) }
+                        out.append(bytes: key)
+                    }
                 }
             }
         }
@@ -76,22 +78,28 @@ public struct FieldPath: Sendable, Hashable, CustomStringConvertible {
     public var jsonPointer: String {
         var out: [UInt8] = []
         out.reserveCapacity(64)
-        writePointer(into: &out)
+        writePointer(to: &out)
         return String(decoding: out, as: UTF8.self)
     }
 
     /// `jsonPointer`'s bytes, appended.
-    public func writePointer(into out: inout [UInt8]) {
+    func writePointer<Sink: ByteSink>(to out: inout Sink) {
         for step in steps {
             out.append(UInt8(ascii: "/"))
             switch step {
             case .index(let i): FieldPath.writeDecimal(i, into: &out)
-            case .key(let k):
-                for b in k.utf8 {
-                    switch b {
-                    case UInt8(ascii: "~"): out.append(contentsOf: [UInt8(ascii: "~"), UInt8(ascii: "0")])
-                    case UInt8(ascii: "/"): out.append(contentsOf: [UInt8(ascii: "~"), UInt8(ascii: "1")])
-                    default: out.append(b)
+            case .key(var k):
+                k.withUTF8 { key in
+                    guard key.contains(where: { $0 == UInt8(ascii: "~") || $0 == UInt8(ascii: "/") }) else {
+                        out.append(bytes: key)  // the usual case: nothing to escape
+                        return
+                    }
+                    for b in key {
+                        switch b {
+                        case UInt8(ascii: "~"): out.append("~0")
+                        case UInt8(ascii: "/"): out.append("~1")
+                        default: out.append(b)
+                        }
                     }
                 }
             }
@@ -99,17 +107,12 @@ public struct FieldPath: Sendable, Hashable, CustomStringConvertible {
     }
 
     /// `i` in decimal (indexes are never negative; a negative one is written with its sign).
-    static func writeDecimal(_ i: Int, into out: inout [UInt8]) {
-        if i < 0 {
-            out.append(UInt8(ascii: "-"))
-            out.append(contentsOf: String(i.magnitude).utf8)
-            return
-        }
-        if i < 10 {
+    static func writeDecimal<Sink: ByteSink>(_ i: Int, into out: inout Sink) {
+        if i >= 0, i < 10 {
             out.append(UInt8(ascii: "0") &+ UInt8(i))
             return
         }
-        out.append(contentsOf: String(i).utf8)
+        out.append(utf8: String(i))
     }
 }
 

@@ -21,27 +21,32 @@ public struct JSONWriter {
     }
 
     public func write(_ value: JSON, into out: inout [UInt8], level: Int = 0) {
+        write(value, to: &out, level: level)
+    }
+
+    /// `write` into any sink (an answer's `ByteWriter`).
+    func write<Sink: ByteSink>(_ value: JSON, to out: inout Sink, level: Int = 0) {
         switch value {
-        case .null: out.append(contentsOf: "null".utf8)
-        case .bool(let b): out.append(contentsOf: (b ? "true" : "false").utf8)
-        case .number(let text): out.append(contentsOf: text.utf8)
-        case .string(let s): JSONWriter.writeString(s, into: &out)
+        case .null: out.append("null")
+        case .bool(let b): out.append(b ? "true" : "false")
+        case .number(let text): out.append(utf8: text)
+        case .string(let s): JSONWriter.writeString(s, to: &out)
         case .array(let elements):
             if elements.isEmpty {
-                out.append(contentsOf: "[]".utf8)
+                out.append("[]")
                 return
             }
             out.append(UInt8(ascii: "["))
             for (i, element) in elements.enumerated() {
                 if i > 0 { out.append(UInt8(ascii: ",")) }
                 newline(into: &out, level: level + 1)
-                write(element, into: &out, level: level + 1)
+                write(element, to: &out, level: level + 1)
             }
             newline(into: &out, level: level)
             out.append(UInt8(ascii: "]"))
         case .object(let object):
             if object.isEmpty {
-                out.append(contentsOf: "{}".utf8)
+                out.append("{}")
                 return
             }
             out.append(UInt8(ascii: "{"))
@@ -49,20 +54,20 @@ public struct JSONWriter {
             for (i, member) in members.enumerated() {
                 if i > 0 { out.append(UInt8(ascii: ",")) }
                 newline(into: &out, level: level + 1)
-                JSONWriter.writeString(member.key, into: &out)
+                JSONWriter.writeString(member.key, to: &out)
                 out.append(UInt8(ascii: ":"))
                 if indent != nil { out.append(UInt8(ascii: " ")) }
-                write(member.value, into: &out, level: level + 1)
+                write(member.value, to: &out, level: level + 1)
             }
             newline(into: &out, level: level)
             out.append(UInt8(ascii: "}"))
         }
     }
 
-    private func newline(into out: inout [UInt8], level: Int) {
+    private func newline<Sink: ByteSink>(into out: inout Sink, level: Int) {
         guard let indent else { return }
         out.append(UInt8(ascii: "\n"))
-        out.append(contentsOf: repeatElement(UInt8(ascii: " "), count: indent * level))
+        for _ in 0..<(indent * level) { out.append(UInt8(ascii: " ")) }
     }
 
     private static let hexDigits = Array("0123456789abcdef".utf8)
@@ -70,35 +75,47 @@ public struct JSONWriter {
     /// Escapes as Go's encoding/json does for the characters that matter on the wire
     /// (quotes, backslash, control characters); `<`, `>`, `&` stay as they are.
     public static func writeString(_ string: String, into out: inout [UInt8]) {
+        writeString(string, to: &out)
+    }
+
+    static func writeString<Sink: ByteSink>(_ string: String, to out: inout Sink) {
         var string = string
-        string.withUTF8 { writeString(utf8: $0, into: &out) }
+        string.withUTF8 { writeString(utf8: $0, to: &out) }
     }
 
     /// `writeString` for text already in UTF-8.
-    public static func writeString(utf8: UnsafeBufferPointer<UInt8>, into out: inout [UInt8]) {
+    static func writeString<Sink: ByteSink>(utf8: UnsafeBufferPointer<UInt8>, to out: inout Sink) {
         out.append(UInt8(ascii: "\""))
-        do {
-            var runStart = 0
-            while true {
-                let i = JSONParser.scanPlain(utf8, from: runStart)
-                out.append(contentsOf: UnsafeBufferPointer(rebasing: utf8[runStart..<i]))
-                guard i < utf8.count else { break }
-                runStart = i + 1
-                let byte = utf8[i]
-                switch byte {
-                case 0x22: out.append(contentsOf: [0x5C, 0x22])
-                case 0x5C: out.append(contentsOf: [0x5C, 0x5C])
-                case 0x0A: out.append(contentsOf: [0x5C, UInt8(ascii: "n")])
-                case 0x0D: out.append(contentsOf: [0x5C, UInt8(ascii: "r")])
-                case 0x09: out.append(contentsOf: [0x5C, UInt8(ascii: "t")])
-                default:
-                    out.append(contentsOf: [0x5C, UInt8(ascii: "u"), UInt8(ascii: "0"), UInt8(ascii: "0")])
-                    out.append(hexDigits[Int(byte >> 4)])
-                    out.append(hexDigits[Int(byte & 0x0F)])
-                }
+        writeStringContents(utf8: utf8, to: &out)
+        out.append(UInt8(ascii: "\""))
+    }
+
+    /// The escaped text of a JSON string, without its quotes (parts of one string).
+    static func writeStringContents<Sink: ByteSink>(_ string: String, to out: inout Sink) {
+        var string = string
+        string.withUTF8 { writeStringContents(utf8: $0, to: &out) }
+    }
+
+    static func writeStringContents<Sink: ByteSink>(utf8: UnsafeBufferPointer<UInt8>, to out: inout Sink) {
+        var runStart = 0
+        while true {
+            let i = JSONParser.scanPlain(utf8, from: runStart)
+            out.append(bytes: UnsafeBufferPointer(rebasing: utf8[runStart..<i]))
+            guard i < utf8.count else { return }
+            runStart = i + 1
+            let byte = utf8[i]
+            switch byte {
+            case 0x22: out.append(#"\""#)
+            case 0x5C: out.append(#"\\"#)
+            case 0x0A: out.append(#"\n"#)
+            case 0x0D: out.append(#"\r"#)
+            case 0x09: out.append(#"\t"#)
+            default:
+                out.append(#"\u00"#)
+                out.append(hexDigits[Int(byte >> 4)])
+                out.append(hexDigits[Int(byte & 0x0F)])
             }
         }
-        out.append(UInt8(ascii: "\""))
     }
 }
 

@@ -19,28 +19,29 @@ public struct PatchOperation: Sendable, Equatable {
         return .object(object)
     }
 
-    /// The JSON text of `operations` as one array (what `json` of each would write), built
+    /// The JSON text of `operations` as one array (what `json` of each would write), written
     /// as bytes: the response carries it base64-encoded.
-    public static func patchBytes(_ operations: [PatchOperation]) -> [UInt8] {
-        var out: [UInt8] = []
-        out.reserveCapacity(128 * operations.count)
-        var pointer: [UInt8] = []
+    static func writePatch(_ operations: [PatchOperation], to out: ByteWriter) {
+        var out = out
+        let pointer = ByteWriter(capacity: 64)
         out.append(UInt8(ascii: "["))
         for (i, operation) in operations.enumerated() {
-            out.append(contentsOf: (i == 0 ? #"{"op":""# : #",{"op":""#).utf8)
-            out.append(contentsOf: operation.op.rawValue.utf8)
-            out.append(contentsOf: #"","path":"#.utf8)
-            pointer.removeAll(keepingCapacity: true)
-            operation.path.writePointer(into: &pointer)
-            pointer.withUnsafeBufferPointer { JSONWriter.writeString(utf8: $0, into: &out) }
+            out.append(i == 0 ? #"{"op":""# : #",{"op":""#)
+            out.append(utf8: operation.op.rawValue)
+            out.append(#"","path":""#)
+            // Pointer tokens are JSON-escaped too (keys may hold quotes or control bytes).
+            pointer.removeAll()
+            var sink = pointer
+            operation.path.writePointer(to: &sink)
+            pointer.withBytes { JSONWriter.writeStringContents(utf8: $0, to: &out) }
+            out.append(UInt8(ascii: "\""))
             if let value = operation.value {
-                out.append(contentsOf: #","value":"#.utf8)
-                JSONWriter().write(value, into: &out)
+                out.append(#","value":"#)
+                JSONWriter().write(value, to: &out)
             }
             out.append(UInt8(ascii: "}"))
         }
         out.append(UInt8(ascii: "]"))
-        return out
     }
 }
 

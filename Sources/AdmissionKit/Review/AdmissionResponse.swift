@@ -38,54 +38,57 @@ public struct AdmissionResponse: Sendable {
     /// The response AdmissionReview, written straight to bytes (every request writes one;
     /// no JSON tree is built). The same document as `review(version:)`, key for key.
     public func reviewBytes(version: AdmissionVersion) -> [UInt8] {
-        var out: [UInt8] = []
-        out.reserveCapacity(denial == nil && patch.isEmpty ? 160 : 1024)
-        func key(_ name: StaticString) {
-            out.append(UInt8(ascii: "\""))
-            name.withUTF8Buffer { out.append(contentsOf: $0) }
-            out.append(contentsOf: #"":"#.utf8)
-        }
-        func string(_ value: String) { JSONWriter.writeString(value, into: &out) }
-        out.append(contentsOf: #"{"apiVersion":"#.utf8)
+        let writer = ByteWriter(capacity: denial == nil && patch.isEmpty ? 192 : 1024)
+        var out = writer
+        func string(_ value: String) { JSONWriter.writeString(value, to: &out) }
+        out.append(#"{"apiVersion":"#)
         string(version.rawValue)
-        out.append(contentsOf: #","kind":"AdmissionReview","response":{"uid":"#.utf8)
+        out.append(#","kind":"AdmissionReview","response":{"uid":"#)
         string(uid)
-        out.append(contentsOf: (allowed ? #","allowed":true"# : #","allowed":false"#).utf8)
+        out.append(allowed ? #","allowed":true"# : #","allowed":false"#)
         if let denial {
-            out.append(contentsOf: #","status":{"metadata":{},"status":"Failure","message":"#.utf8)
+            out.append(#","status":{"metadata":{},"status":"Failure","message":"#)
             string(denial.message)
-            out.append(contentsOf: #","reason":"Invalid","details":{"#.utf8)
+            out.append(#","reason":"Invalid","details":{"#)
             if !denial.name.isEmpty {
-                key("name")
+                out.append(#""name":"#)
                 string(denial.name)
                 out.append(UInt8(ascii: ","))
             }
-            key("group")
+            out.append(#""group":"#)
             string(denial.kind.group)
-            out.append(contentsOf: #","kind":"#.utf8)
+            out.append(#","kind":"#)
             string(denial.kind.kind)
-            out.append(contentsOf: #","causes":["#.utf8)
-            var field: [UInt8] = []
+            out.append(#","causes":["#)
+            let field = ByteWriter(capacity: 64)
             for (i, cause) in denial.causes.enumerated() {
-                out.append(contentsOf: (i == 0 ? #"{"reason":""# : #",{"reason":""#).utf8)
-                out.append(contentsOf: cause.kind.rawValue.utf8)
-                out.append(contentsOf: #"","message":"#.utf8)
-                string(cause.message)
-                out.append(contentsOf: #","field":"#.utf8)
-                field.removeAll(keepingCapacity: true)
-                cause.path.writeDescription(into: &field)
-                field.withUnsafeBufferPointer { JSONWriter.writeString(utf8: $0, into: &out) }
-                out.append(UInt8(ascii: "}"))
+                out.append(i == 0 ? #"{"reason":""# : #",{"reason":""#)
+                out.append(utf8: cause.kind.rawValue)
+                out.append(#"","message":""#)
+                // `detail; hint` escaped part by part: no joined String per cause.
+                JSONWriter.writeStringContents(cause.detail, to: &out)
+                if !cause.hint.isEmpty {
+                    out.append("; ")
+                    JSONWriter.writeStringContents(cause.hint, to: &out)
+                }
+                out.append(#"","field":""#)
+                field.removeAll()
+                var sink = field
+                cause.path.writeDescription(to: &sink)
+                field.withBytes { JSONWriter.writeStringContents(utf8: $0, to: &out) }
+                out.append(#""}"#)
             }
-            out.append(contentsOf: #"]},"code":422}"#.utf8)
+            out.append(#"]},"code":422}"#)
         }
         if !patch.isEmpty {
-            out.append(contentsOf: #","patchType":"JSONPatch","patch":""#.utf8)
-            Base64.encode(PatchOperation.patchBytes(patch), into: &out)
+            out.append(#","patchType":"JSONPatch","patch":""#)
+            let patchText = ByteWriter(capacity: 128 * patch.count)
+            PatchOperation.writePatch(patch, to: patchText)
+            patchText.withBytes { Base64.encode($0, into: writer) }
             out.append(UInt8(ascii: "\""))
         }
         if !warnings.isEmpty {
-            out.append(contentsOf: #","warnings":["#.utf8)
+            out.append(#","warnings":["#)
             for (i, warning) in warnings.enumerated() {
                 if i > 0 { out.append(UInt8(ascii: ",")) }
                 string(warning)
@@ -93,7 +96,7 @@ public struct AdmissionResponse: Sendable {
             out.append(UInt8(ascii: "]"))
         }
         if !auditAnnotations.isEmpty {
-            out.append(contentsOf: #","auditAnnotations":{"#.utf8)
+            out.append(#","auditAnnotations":{"#)
             for (i, annotation) in auditAnnotations.enumerated() {
                 if i > 0 { out.append(UInt8(ascii: ",")) }
                 string(annotation.key)
@@ -102,8 +105,8 @@ public struct AdmissionResponse: Sendable {
             }
             out.append(UInt8(ascii: "}"))
         }
-        out.append(contentsOf: "}}".utf8)
-        return out
+        out.append("}}")
+        return writer.bytes
     }
 
     /// Strict envelope rules of the apiserver: apiVersion + kind always; patch and

@@ -129,7 +129,7 @@ enum AuditAnnotations {
             rules[k].paths += 1
             guard rules[k].paths <= maxPathsPerRule else { continue }
             if rules[k].paths > 1 { rules[k].value.append(UInt8(ascii: ",")) }
-            a.path.writeDescription(into: &rules[k].value)
+            a.path.writeDescription(to: &rules[k].value)
         }
         return rules.map { rule in
             var value = String(decoding: rule.value, as: UTF8.self)
@@ -140,6 +140,13 @@ enum AuditAnnotations {
 }
 
 enum WarningList {
+    /// Unicode scalars, counted on the UTF-8 (every byte but a continuation byte starts
+    /// one): the scalar view walks scalar by scalar.
+    static func runeCount(_ text: String) -> Int {
+        var text = text
+        return text.withUTF8 { bytes in bytes.reduce(0) { $0 + ($1 & 0xC0 == 0x80 ? 0 : 1) } }
+    }
+
     /// The apiserver drops warnings past 4096 runes in total and truncates each at 256;
     /// we dedupe, and stop adding before the total would be cut.
     static let totalRuneBudget = 4096
@@ -151,7 +158,7 @@ enum WarningList {
         for (i, w) in warnings.enumerated() {
             let text = w.description
             guard seen.insert(text).inserted else { continue }
-            let runes = text.unicodeScalars.count
+            let runes = runeCount(text)
             if total + runes > totalRuneBudget {
                 let left = Set(warnings[i...].map(\.description)).subtracting(out).count
                 out.append("\(left) more warnings not shown")
