@@ -36,6 +36,17 @@ public struct FieldError: Sendable, Equatable, CustomStringConvertible {
 
     public var description: String { "\(path): \(message)" }
 
+    /// `description`'s bytes, appended.
+    func writeDescription<Sink: ByteSink>(to out: inout Sink) {
+        path.writeDescription(to: &out)
+        out.append(": ")
+        out.append(utf8: detail)
+        if !hint.isEmpty {
+            out.append("; ")
+            out.append(utf8: hint)
+        }
+    }
+
     public static func required(_ path: FieldPath, _ detail: String = "Required value", hint: String = "") -> FieldError {
         FieldError(.required, path, detail, hint: hint)
     }

@@ -180,6 +180,14 @@ public enum AdmissionReviewDecoder {
 }
 
 func quoted(_ s: String, limit: Int = 64) -> String {
-    let shown = s.count > limit ? String(s.prefix(limit)) + "…" : s
-    return JSON.string(shown).compactText
+    var out: [UInt8] = []
+    writeQuoted(s, limit: limit, to: &out)
+    return String(decoding: out, as: UTF8.self)
+}
+
+/// `s` as a JSON string, cut to `limit` characters with "…" (no more bytes than characters:
+/// the common short case needs no count of grapheme clusters).
+func writeQuoted<Sink: ByteSink>(_ s: String, limit: Int = 64, to out: inout Sink) {
+    let shown = s.utf8.count > limit && s.count > limit ? String(s.prefix(limit)) + "…" : s
+    JSONWriter.writeString(shown, to: &out)
 }

@@ -117,22 +117,23 @@ enum AuditAnnotations {
     /// One annotation per rule: key = rule id, value = the fields it changed. Rule ids are
     /// few (a handful), edits can be 100,000s: one pass, each rule found by a short scan.
     static func render(_ applied: [AppliedDefault]) -> [(key: String, value: String)] {
-        var rules: [(id: String, paths: Int, value: [UInt8])] = []
+        var rules: [(id: String, paths: Int, value: ByteWriter)] = []
         for a in applied {
             let k: Int
             if let found = rules.firstIndex(where: { $0.id == a.rule }) {
                 k = found
             } else {
-                rules.append((a.rule, 0, []))
+                rules.append((a.rule, 0, ByteWriter(capacity: 64)))
                 k = rules.count - 1
             }
             rules[k].paths += 1
             guard rules[k].paths <= maxPathsPerRule else { continue }
-            if rules[k].paths > 1 { rules[k].value.append(UInt8(ascii: ",")) }
-            a.path.writeDescription(to: &rules[k].value)
+            var out = rules[k].value
+            if rules[k].paths > 1 { out.append(UInt8(ascii: ",")) }
+            a.path.writeDescription(to: &out)
         }
         return rules.map { rule in
-            var value = String(decoding: rule.value, as: UTF8.self)
+            var value = rule.value.withBytes { String(decoding: $0, as: UTF8.self) }
             if rule.paths > maxPathsPerRule { value += " (+\(rule.paths - maxPathsPerRule) more)" }
             return (key: rule.id, value: value)
         }
