@@ -2,12 +2,18 @@ import AdmissionKit
 import FuzzSupport
 
 /// The JSON parser on arbitrary bytes. Oracles: no crash; a document that parses writes
-/// back to bytes that parse to the same value (strings, numbers and key order kept).
+/// back to bytes that parse to the same value (strings, numbers and key order kept); what
+/// builds also skips (skipping checks the same grammar, not a string's UTF-8 or escape
+/// letters), and an object read with `omit` for every member comes out empty.
 @_cdecl("LLVMFuzzerTestOneInput")
 public func fuzzJSON(_ data: UnsafePointer<UInt8>?, _ size: Int) -> Int32 {
     guard let data else { return 0 }
     let bytes = Array(UnsafeBufferPointer(start: data, count: size))
+    let skipped = try? JSONParser.parse(bytes, reading: .none)
+    let omitted = try? JSONParser.parse(bytes, reading: .members([], others: .omit))
     guard let value = try? JSONParser.parse(bytes, skipping: [], maxValues: 50_000) else { return 0 }
+    require(skipped == JSON.null, "a document that builds failed to skip")
+    if case .object = value { require(omitted == [:], "omitted members were kept") }
     let written = JSONWriter().bytes(value)
     let again = try? JSONParser.parse(written, skipping: [], maxValues: 50_000)
     require(again == value, "round trip changed the value: \(String(decoding: written.prefix(200), as: UTF8.self))")
