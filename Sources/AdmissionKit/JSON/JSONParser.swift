@@ -82,8 +82,8 @@ public struct JSONParser {
     private let maxValues: Int
     /// The members and elements of the objects and arrays still open: each container is
     /// then allocated once, at its size, instead of growing by doubling as it is read.
-    private let openMembers = ParseStack<(key: String, value: JSON)>()
-    private let openElements = ParseStack<JSON>()
+    private var openMembers = ParseStack<(key: String, value: JSON)>()
+    private var openElements = ParseStack<JSON>()
     /// Strings handed out instead of built (`CommonStrings`).
     private let strings: CommonStrings?
 
@@ -136,6 +136,10 @@ public struct JSONParser {
     }
 
     private mutating func parseDocument() -> Result<JSON, JSONParseError> {
+        defer {
+            openMembers.release()
+            openElements.release()
+        }
         do throws(JSONParseError) {
             skipWhitespace()
             let value: JSON
@@ -593,42 +597,38 @@ private struct OpenContainers {
 }
 
 /// A stack of values that hands its top elements over to a new array of exactly their
-/// count (moved, not copied: no reference counting per element). A parse that fails
-/// leaves elements behind; they are released with the stack.
-final class ParseStack<Element> {
-    private var base: UnsafeMutablePointer<Element>
-    private var capacity: Int
+/// count (moved, not copied: no reference counting per element). A value inside the
+/// parser, not an object: a method call on a class held by the parser retained and
+/// released it around every push. The parser releases it when the document is done,
+/// elements left behind by an error included.
+struct ParseStack<Element> {
+    private var base: UnsafeMutablePointer<Element>?
+    private var capacity = 0
     private(set) var count = 0
-    init(capacity: Int = 32) {
-        self.capacity = capacity
-        base = .allocate(capacity: capacity)
-    }
-
-    deinit {
-        base.deinitialize(count: count)
-        base.deallocate()
-    }
 
     @inline(__always)
-    func push(_ element: consuming Element) {
+    mutating func push(_ element: consuming Element) {
         if count == capacity { grow() }
-        (base + count).initialize(to: element)
+        (base.unsafelyUnwrapped + count).initialize(to: element)
         count += 1
     }
 
-    private func grow() {
-        let larger = UnsafeMutablePointer<Element>.allocate(capacity: capacity * 2)
-        larger.moveInitialize(from: base, count: count)
-        base.deallocate()
-        base = larger
-        capacity *= 2
+    private mutating func grow() {
+        let larger = Swift.max(32, capacity * 2)
+        let moved = UnsafeMutablePointer<Element>.allocate(capacity: larger)
+        if let base {
+            moved.moveInitialize(from: base, count: count)
+            base.deallocate()
+        }
+        base = moved
+        capacity = larger
     }
 
     /// The elements pushed since the count was `start`, in order, as an array.
     @inline(__always)
-    func pop(from start: Int) -> [Element] {
+    mutating func pop(from start: Int) -> [Element] {
         let moved = count - start
-        guard moved > 0 else { return [] }
+        guard moved > 0, let base else { return [] }
         // Appends into reserved capacity: `Array(unsafeUninitializedCapacity:)` and
         // `Array(repeating:count:)` both call the runtime's unspecialized allocation, which
         // looks the storage type up each time (about 600 instructions).
@@ -637,5 +637,15 @@ final class ParseStack<Element> {
         for i in start..<count { array.append((base + i).move()) }
         count = start
         return array
+    }
+
+    /// Releases the elements left and the storage.
+    mutating func release() {
+        guard let base else { return }
+        base.deinitialize(count: count)
+        base.deallocate()
+        self.base = nil
+        count = 0
+        capacity = 0
     }
 }
