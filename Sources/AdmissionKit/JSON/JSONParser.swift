@@ -217,46 +217,25 @@ public struct JSONParser {
         }
     }
 
-    /// Skips a string without building it: escapes are judged where the word scan finds
-    /// them, without a new scan per escape (kubectl's last-applied annotation, JSON inside a
-    /// string, has an escaped quote every few bytes).
+    /// Skips a string without building it: `scanPlain` to each quote, backslash or control
+    /// byte (a backslash and the byte it escapes are passed over; a \u's digits are plain).
     @inline(__always)
     private mutating func skipString() throws(JSONParseError) {
         var i = index + 1
-        let count = bytes.count
-        guard let base = bytes.baseAddress else { throw error("unterminated string") }
         while true {
-            let p: Int
-            if i + 16 <= count {
-                let (low, high) = Self.specialBytes16(base + i)
-                if low != 0 {
-                    p = i + low.trailingZeroBitCount / 8
-                } else if high != 0 {
-                    p = i + 8 + high.trailingZeroBitCount / 8
-                } else {
-                    i += 16
-                    continue
-                }
-            } else {
-                guard i < count else {
-                    index = count
-                    throw error("unterminated string")
-                }
-                let b = base[i]
-                guard b == UInt8(ascii: "\"") || b == UInt8(ascii: "\\") || b < 0x20 else {
-                    i += 1
-                    continue
-                }
-                p = i
+            i = Self.scanPlain(bytes, from: i)
+            guard i < bytes.count else {
+                index = bytes.count
+                throw error("unterminated string")
             }
-            switch base[p] {
+            switch bytes[i] {
             case UInt8(ascii: "\""):
-                index = p + 1
+                index = i + 1
                 return
             case UInt8(ascii: "\\"):
-                i = p + 2  // the escaped byte is never special
+                i += 2  // the escaped byte is never special
             default:
-                index = p
+                index = i
                 throw error("control character in a string")
             }
         }
