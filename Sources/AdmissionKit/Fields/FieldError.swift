@@ -34,9 +34,13 @@ public struct FieldError: Sendable, Equatable, CustomStringConvertible {
         hint.isEmpty ? detail : "\(detail); \(hint)"
     }
 
-    public var description: String { "\(path): \(message)" }
+    public var description: String {
+        var out: [UInt8] = []
+        writeDescription(to: &out)
+        return String(decoding: out, as: UTF8.self)
+    }
 
-    /// `description`'s bytes, appended.
+    /// `description`'s bytes (`path: detail; hint`), appended.
     func writeDescription<Sink: ByteSink>(to out: inout Sink) {
         path.writeDescription(to: &out)
         out.append(": ")
