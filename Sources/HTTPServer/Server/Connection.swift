@@ -30,6 +30,9 @@ final class Connection {
     var interest: UInt32 = Epoll.readable
     /// OpenSSL asked to write during the handshake.
     private var handshakeWantsWrite = false
+    /// Answers wait in `output` for the loop to write them with the rest of its batch
+    /// (`EventLoop.flushAfterBatch`); until then nothing is settled.
+    private var awaitsBatchFlush = false
     /// Reading stopped by the lifecycle (back-pressure or budget): OpenSSL may hold
     /// decrypted bytes epoll cannot see, so resuming must read once without an event.
     private var readStalled = false
@@ -130,7 +133,22 @@ final class Connection {
                 return
             }
         }
+        guard pendingOutput > 0 else { return flush(now: now) }
+        // Charged now: the budget counts answers that wait for their batch.
+        syncOutput(now: now)
+        if !awaitsBatchFlush {
+            awaitsBatchFlush = true
+            loop.flushAfterBatch(self)
+        }
+    }
+
+    /// The loop's batch is done: write what it answered, then settle as `handle` would have.
+    func flushAfterBatch(now: UInt64) {
+        guard awaitsBatchFlush else { return }
+        awaitsBatchFlush = false
+        guard !isClosed else { return }
         flush(now: now)
+        settle(now: now)
     }
 
     private enum IO {
@@ -319,7 +337,7 @@ final class Connection {
     /// After each batch: the budget follows the output, and the lifecycle decides whether
     /// to close and what to wait for.
     private func settle(now: UInt64) {
-        guard !isClosed else { return }
+        guard !isClosed, !awaitsBatchFlush else { return }
         syncOutput(now: now)
         if lifecycle.shouldCloseNow {
             close()
