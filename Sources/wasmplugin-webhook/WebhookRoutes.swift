@@ -68,14 +68,21 @@ struct WebhookRoutes: Sendable {
     /// `application/json`, any case, optionally with parameters (`; charset=utf-8`).
     /// Byte-level: this runs on every review.
     static func isJSON(_ contentType: String) -> Bool {
-        let expected = "application/json".utf8
-        var bytes = contentType.utf8.drop { $0 == 0x20 || $0 == 0x09 }[...]
-        guard bytes.count >= expected.count,
-            zip(bytes.prefix(expected.count), expected).allSatisfy({ ($0 | 0x20) == $1 || $0 == $1 })
-        else { return false }
-        bytes = bytes.dropFirst(expected.count)
-        let rest = bytes.drop { $0 == 0x20 || $0 == 0x09 }
-        return rest.isEmpty || rest.first == UInt8(ascii: ";")
+        let expected: StaticString = "application/json"
+        var contentType = contentType
+        return contentType.withUTF8 { bytes in
+            var i = 0
+            while i < bytes.count, bytes[i] == 0x20 || bytes[i] == 0x09 { i += 1 }
+            guard bytes.count - i >= expected.utf8CodeUnitCount else { return false }
+            for j in 0..<expected.utf8CodeUnitCount {
+                let b = bytes[i + j]
+                let e = expected.utf8Start[j]
+                guard b | 0x20 == e || b == e else { return false }
+            }
+            i += expected.utf8CodeUnitCount
+            while i < bytes.count, bytes[i] == 0x20 || bytes[i] == 0x09 { i += 1 }
+            return i == bytes.count || bytes[i] == UInt8(ascii: ";")
+        }
     }
 
     /// Errors as a metav1 Status: the apiserver keeps its message when the webhook fails.

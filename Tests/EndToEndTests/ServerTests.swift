@@ -29,6 +29,14 @@ extension LiveServers {
             }
             #expect(decisions.count == 4)
             #expect(decisions.allSatisfy { $0["uid"] != nil && $0["operation"] as? String == "CREATE" && $0["latencyMicros"] != nil })
+            #expect(decisions.allSatisfy { $0["kind"] as? String == "extensions.istio.io/v1alpha1/WasmPlugin" && $0["name"] is String })
+            // Loop threads flush their lines separately: compare without order.
+            let summary = decisions.map { d in
+                "\(d["endpoint"] as? String ?? "-") \((d["allowed"] as? Bool).map { $0 ? "allowed" : "denied" } ?? "-") errors=\(d["errors"] as? Int ?? -1) patchOps=\(d["patchOps"] as? Int ?? -1)"
+            }
+            #expect(
+                summary.sorted() == ["mutate allowed errors=0 patchOps=2", "validate allowed errors=0 patchOps=0", "validate allowed errors=0 patchOps=0", "validate denied errors=1 patchOps=0"],
+                "\(summary)")
             let log = try String(contentsOfFile: server.log, encoding: .utf8)
             #expect(!log.contains("ok:test") && !log.contains("YWRtaW4zOmFkbWluMw"))
         }

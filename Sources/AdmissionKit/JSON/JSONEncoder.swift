@@ -91,6 +91,10 @@ public struct JSONWriter {
     }
 
     /// The escaped text of a JSON string, without its quotes (parts of one string).
+    public static func writeStringContents(_ string: String, into out: inout [UInt8]) {
+        writeStringContents(string, to: &out)
+    }
+
     static func writeStringContents<Sink: ByteSink>(_ string: String, to out: inout Sink) {
         var string = string
         string.withUTF8 { writeStringContents(utf8: $0, to: &out) }

@@ -48,22 +48,29 @@ enum HTTP1Parser {
         if end.headEnd > maxHeadBytes {
             return .invalid(HTTP1Error(status: 431, message: "request line and headers exceed \(maxHeadBytes) bytes"))
         }
-        var lines = splitLines(UnsafeBufferPointer(rebasing: buffer[0..<end.headEnd]))
-        // RFC 9112 §2.2: ignore at least one empty line before the request line.
-        while let first = lines.first, first.isEmpty { lines.removeFirst() }
-        guard let requestLine = lines.first else { return .invalid(HTTP1Error(status: 400, message: "missing request line")) }
-        switch parseRequestLine(requestLine) {
-        case .failure(let error): return .invalid(error)
-        case .success(let (method, target, minor)):
-            var headers: [(name: String, value: String)] = []
-            for line in lines.dropFirst() {
-                switch parseHeaderLine(line) {
+        // One pass over the head's lines, in place: no array of lines, no copies (this
+        // runs once per request).
+        let head = UnsafeBufferPointer(rebasing: buffer[0..<end.headEnd])
+        var lineStart = 0
+        var request: (method: String, target: String, minor: Int)?
+        var headers: [(name: String, value: String)] = []
+        while let line = nextLine(head, from: &lineStart) {
+            guard request != nil else {
+                // RFC 9112 §2.2: ignore at least one empty line before the request line.
+                if line.isEmpty { continue }
+                switch parseRequestLine(UnsafeBufferPointer(rebasing: head[line])) {
                 case .failure(let error): return .invalid(error)
-                case .success(let header): headers.append(header)
+                case .success(let parsed): request = parsed
                 }
+                continue
             }
-            return .complete(HTTP1Head(method: method, target: target, minorVersion: minor, headers: headers), consumed: end.consumed)
+            switch parseHeaderLine(UnsafeBufferPointer(rebasing: head[line])) {
+            case .failure(let error): return .invalid(error)
+            case .success(let header): headers.append(header)
+            }
         }
+        guard let request else { return .invalid(HTTP1Error(status: 400, message: "missing request line")) }
+        return .complete(HTTP1Head(method: request.method, target: request.target, minorVersion: request.minor, headers: headers), consumed: end.consumed)
     }
 
     /// Where the next search for the end of the head may start once `count` bytes were
@@ -84,75 +91,95 @@ enum HTTP1Parser {
         return nil
     }
 
-    /// Lines of the head as slices of the connection's buffer (no copy of the head).
-    private static func splitLines(_ head: UnsafeBufferPointer<UInt8>) -> [Slice<UnsafeBufferPointer<UInt8>>] {
-        var lines: [Slice<UnsafeBufferPointer<UInt8>>] = []
-        lines.reserveCapacity(16)
-        var start = 0
-        for i in 0..<head.count where head[i] == 0x0A {
-            var end = i
-            if end > start, head[end - 1] == 0x0D { end -= 1 }
-            lines.append(head[start..<end])
-            start = i + 1
-        }
-        return lines
+    /// The next line of the head at or after `start` (without its LF and a CR before it),
+    /// moving `start` past it; nil after the last.
+    private static func nextLine(_ head: UnsafeBufferPointer<UInt8>, from start: inout Int) -> Range<Int>? {
+        var i = start
+        while i < head.count, head[i] != 0x0A { i += 1 }
+        guard i < head.count else { return nil }
+        var end = i
+        if end > start, head[end - 1] == 0x0D { end -= 1 }
+        defer { start = i + 1 }
+        return start..<end
     }
 
-    private static func parseRequestLine(_ line: Slice<UnsafeBufferPointer<UInt8>>) -> Swift.Result<(String, String, Int), HTTP1Error> {
-        let parts = line.split(separator: 0x20, omittingEmptySubsequences: false)
-        guard parts.count == 3, !parts[0].isEmpty, !parts[1].isEmpty else {
+    private static func parseRequestLine(_ line: UnsafeBufferPointer<UInt8>) -> Swift.Result<(method: String, target: String, minor: Int), HTTP1Error> {
+        // Exactly three parts separated by single spaces.
+        var spaces = (0, 0)
+        var count = 0
+        for i in 0..<line.count where line[i] == 0x20 {
+            count += 1
+            if count == 1 { spaces.0 = i } else if count == 2 { spaces.1 = i }
+        }
+        guard count == 2, spaces.0 > 0, spaces.1 > spaces.0 + 1 else {
             return .failure(HTTP1Error(status: 400, message: "malformed request line"))
         }
-        guard parts[0].allSatisfy(isTokenChar) else { return .failure(HTTP1Error(status: 400, message: "invalid method")) }
-        guard parts[1].allSatisfy({ $0 > 0x20 && $0 != 0x7F }) else {
+        let method = UnsafeBufferPointer(rebasing: line[0..<spaces.0])
+        let target = UnsafeBufferPointer(rebasing: line[(spaces.0 + 1)..<spaces.1])
+        let version = UnsafeBufferPointer(rebasing: line[(spaces.1 + 1)..<line.count])
+        guard method.allSatisfy(isTokenChar) else { return .failure(HTTP1Error(status: 400, message: "invalid method")) }
+        guard target.allSatisfy({ $0 > 0x20 && $0 != 0x7F }) else {
             return .failure(HTTP1Error(status: 400, message: "invalid request target"))
         }
-        let version = Array(parts[2])
-        let prefix = Array("HTTP/".utf8)
-        guard version.count == 8, Array(version[0..<5]) == prefix, isDigit(version[5]), version[6] == UInt8(ascii: "."), isDigit(version[7]) else {
+        guard version.count == 8, version[0..<5].elementsEqual("HTTP/".utf8), isDigit(version[5]), version[6] == UInt8(ascii: "."), isDigit(version[7]) else {
             return .failure(HTTP1Error(status: 400, message: "malformed HTTP version"))
         }
         guard version[5] == UInt8(ascii: "1") else {
             return .failure(HTTP1Error(status: 505, message: "only HTTP/1.0 and HTTP/1.1 are supported on this connection"))
         }
-        let method = String(decoding: parts[0], as: UTF8.self)
-        guard let target = String(validating: originForm(ArraySlice(parts[1])), as: UTF8.self) else {
+        guard let targetText = originForm(target) else {
             return .failure(HTTP1Error(status: 400, message: "request target is not UTF-8"))
         }
-        return .success((method, target, version[7] == UInt8(ascii: "0") ? 0 : 1))
+        return .success((String(decoding: method, as: UTF8.self), targetText, version[7] == UInt8(ascii: "0") ? 0 : 1))
     }
 
     /// RFC 9112 §3.2.2: a server must accept the absolute form (`https://host:port/path?q`),
     /// which proxies send. Routing needs only the path and query, so the scheme and
     /// authority are dropped; an empty path means `/`. Other forms pass through unchanged.
-    static func originForm(_ target: ArraySlice<UInt8>) -> ArraySlice<UInt8> {
-        for scheme in ["http://", "https://"] {
-            let prefix = scheme.utf8
+    /// The target as text, nil when it is not UTF-8.
+    static func originForm(_ target: UnsafeBufferPointer<UInt8>) -> String? {
+        for scheme in ["http://", "https://"] as [StaticString] {
+            let prefix = UnsafeBufferPointer(start: scheme.utf8Start, count: scheme.utf8CodeUnitCount)
             guard target.count >= prefix.count, zip(target.prefix(prefix.count), prefix).allSatisfy({ $0 | 0x20 == $1 }) else { continue }
-            let authorityAndRest = target.dropFirst(prefix.count)
-            guard let pathStart = authorityAndRest.firstIndex(where: { $0 == UInt8(ascii: "/") || $0 == UInt8(ascii: "?") }) else { return [UInt8(ascii: "/")] }
-            let rest = target[pathStart...]
-            return rest.first == UInt8(ascii: "?") ? [UInt8(ascii: "/")] + rest : rest
+            var pathStart = prefix.count
+            while pathStart < target.count, target[pathStart] != UInt8(ascii: "/"), target[pathStart] != UInt8(ascii: "?") { pathStart += 1 }
+            guard pathStart < target.count else { return "/" }
+            guard let rest = String(validating: UnsafeBufferPointer(rebasing: target[pathStart..<target.count]), as: UTF8.self) else { return nil }
+            return target[pathStart] == UInt8(ascii: "?") ? "/" + rest : rest
         }
-        return target
+        return String(validating: target, as: UTF8.self)
     }
 
-    private static func parseHeaderLine(_ line: Slice<UnsafeBufferPointer<UInt8>>) -> Swift.Result<(name: String, value: String), HTTP1Error> {
+    private static func parseHeaderLine(_ line: UnsafeBufferPointer<UInt8>) -> Swift.Result<(name: String, value: String), HTTP1Error> {
         guard let first = line.first, first != 0x20, first != 0x09 else {
             return .failure(HTTP1Error(status: 400, message: "obsolete header line folding is not accepted"))
         }
-        guard let colon = line.firstIndex(of: UInt8(ascii: ":")), colon > line.startIndex else {
+        guard let colon = line.firstIndex(of: UInt8(ascii: ":")), colon > 0 else {
             return .failure(HTTP1Error(status: 400, message: "malformed header line"))
         }
-        let name = line[line.startIndex..<colon]
+        let name = UnsafeBufferPointer(rebasing: line[0..<colon])
         guard name.allSatisfy(isTokenChar) else { return .failure(HTTP1Error(status: 400, message: "invalid header name")) }
-        var value = line[(colon + 1)...]
-        while let f = value.first, f == 0x20 || f == 0x09 { value = value.dropFirst() }
-        while let l = value.last, l == 0x20 || l == 0x09 { value = value.dropLast() }
+        var start = colon + 1
+        var end = line.count
+        while start < end, line[start] == 0x20 || line[start] == 0x09 { start += 1 }
+        while end > start, line[end - 1] == 0x20 || line[end - 1] == 0x09 { end -= 1 }
+        let value = UnsafeBufferPointer(rebasing: line[start..<end])
         guard value.allSatisfy({ $0 == 0x09 || ($0 >= 0x20 && $0 != 0x7F) }) else {
             return .failure(HTTP1Error(status: 400, message: "invalid character in a header value"))
         }
-        return .success((String(decoding: name, as: UTF8.self).lowercased(), String(decoding: value, as: UTF8.self)))
+        return .success((lowercasedName(name), String(decoding: value, as: UTF8.self)))
+    }
+
+    /// A header name (token characters: ASCII) lower-cased byte by byte; names up to 15
+    /// bytes, nearly all, become small strings without an allocation.
+    private static func lowercasedName(_ name: UnsafeBufferPointer<UInt8>) -> String {
+        withUnsafeTemporaryAllocation(of: UInt8.self, capacity: name.count) { lower in
+            for i in 0..<name.count {
+                let b = name[i]
+                lower[i] = b >= 0x41 && b <= 0x5A ? b | 0x20 : b
+            }
+            return String(decoding: lower, as: UTF8.self)
+        }
     }
 
     static func isDigit(_ b: UInt8) -> Bool { b >= 0x30 && b <= 0x39 }

@@ -151,11 +151,22 @@ struct HTTP1Session: Sendable {
     }
 
     private mutating func startBody(_ head: HTTP1Head) -> Event {
-        let transferEncoding = head.headers.filter { $0.name == "transfer-encoding" }.map(\.value)
-        let contentLengths = Set(head.headers.filter { $0.name == "content-length" }.map(\.value))
+        // One pass over the headers (this runs once per request): the Transfer-Encoding
+        // values, and the Content-Length if every one of them says the same.
+        var transferEncoding: [String] = []
+        var contentLength: String?
+        var conflictingLengths = false
+        for (name, value) in head.headers {
+            if name == "transfer-encoding" {
+                transferEncoding.append(value)
+            } else if name == "content-length" {
+                if let first = contentLength, first != value { conflictingLengths = true }
+                contentLength = contentLength ?? value
+            }
+        }
         if !transferEncoding.isEmpty {
             // Both framings at once is the request-smuggling shape: refuse it.
-            guard contentLengths.isEmpty else {
+            guard contentLength == nil else {
                 return fail(HTTP1Error(status: 400, message: "both Transfer-Encoding and Content-Length are set"))
             }
             guard transferEncoding.count == 1, transferEncoding[0].lowercased() == "chunked" else {
@@ -166,9 +177,9 @@ struct HTTP1Session: Sendable {
             state = .chunked(head, ChunkedDecoder(maxBody: maxBodyBytes))
             return next()
         }
-        guard contentLengths.count <= 1 else { return fail(HTTP1Error(status: 400, message: "conflicting Content-Length headers")) }
+        guard !conflictingLengths else { return fail(HTTP1Error(status: 400, message: "conflicting Content-Length headers")) }
         var length = 0
-        if let text = contentLengths.first {
+        if let text = contentLength {
             guard !text.isEmpty, text.count <= 18, text.utf8.allSatisfy(HTTP1Parser.isDigit), let n = Int(text) else {
                 return fail(HTTP1Error(status: 400, message: "invalid Content-Length"))
             }
@@ -213,10 +224,17 @@ struct HTTP1Session: Sendable {
     }
 
     static func keepAlive(_ head: HTTP1Head) -> Bool {
-        let tokens = head.headers.filter { $0.name == "connection" }
-            .flatMap { $0.value.lowercased().split(separator: ",").map { $0.trimmingCharacters(in: " \t") } }
-        if tokens.contains("close") { return false }
-        return head.minorVersion == 1 || tokens.contains("keep-alive")
+        var keepAlive = head.minorVersion == 1
+        for (name, value) in head.headers where name == "connection" {
+            for token in value.lowercased().split(separator: ",") {
+                switch token.trimmingCharacters(in: " \t") {
+                case "close": return false
+                case "keep-alive": keepAlive = true
+                default: break
+                }
+            }
+        }
+        return keepAlive
     }
 
     /// Serializes a response head and body.
