@@ -83,10 +83,10 @@ public struct WasmPluginDefaulter: Defaulter {
 
     /// Scheme-less registry references get `oci://`; an upper-case scheme is lowercased.
     private func normalizeURL(_ url: inout ModuleURL?, _ editor: inout ObjectEditor, _ applied: inout [AppliedDefault]) {
-        guard let fixed = url?.normalized else { return }
-        editor.set(spec$.child("url"), .string(fixed))
+        guard let fixed = url?.normalizedURL else { return }
+        editor.set(spec$.child("url"), .string(fixed.raw))
         applied.append(AppliedDefault(rule: "url-scheme", path: spec$.child("url")))
-        url = ModuleURL(fixed)
+        url = fixed
     }
 
     private func defaultPhase(_ url: ModuleURL?, _ editor: inout ObjectEditor, _ applied: inout [AppliedDefault]) {

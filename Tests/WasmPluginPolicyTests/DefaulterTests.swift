@@ -133,6 +133,21 @@ func defaults(_ specText: String, namespace: String = "default", settings: Polic
         #expect(oci.resolved == resolved)
     }
 
+    /// The defaulter carries the normalised url on without parsing it again: it must be the
+    /// url a parse of the normalised text gives.
+    @Test(arguments: [
+        "ghcr.io/x/basic_auth:1.12.0", "localhost:5000/img", "192.168.1.1:5000/x@sha256:abc", "//ghcr.io/x/basic_auth:1",
+        "OCI://ghcr.io/x/y.wasm", "HTTPS://example.com/filters/f.wasm?x=1#f", "Http://u:p@h:8080/a/", "docker.io/library/nginx",
+        "img", "FILE:///opt/x.wasm",
+    ])
+    func normalizedURLIsTheParseOfTheNormalizedText(_ raw: String) throws {
+        let url = ModuleURL(raw)
+        let text = try #require(url.normalized)
+        let carried = try #require(url.normalizedURL)
+        #expect(carried == ModuleURL(text))
+        #expect(carried.normalized == nil)
+    }
+
     @Test func networkPathIsOCI() {
         let url = ModuleURL("//ghcr.io/x/basic_auth:1")
         #expect(url.shape == .networkPath && url.effectiveScheme == "oci" && url.normalized == "oci://ghcr.io/x/basic_auth:1")

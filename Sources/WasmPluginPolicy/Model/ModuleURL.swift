@@ -161,6 +161,26 @@ public struct ModuleURL: Sendable, Equatable {
         }
     }
 
+    /// `ModuleURL(normalized)`, without parsing it again: normalising only adds or
+    /// lowercases the scheme, so every part after it is the same text.
+    public var normalizedURL: ModuleURL? {
+        guard let text = normalized else { return nil }
+        let scheme = effectiveScheme ?? "oci"
+        return ModuleURL(normalizedRaw: text, scheme: scheme, from: self)
+    }
+
+    private init(normalizedRaw raw: String, scheme: String, from original: ModuleURL) {
+        self.raw = raw
+        shape = .scheme(scheme)
+        self.scheme = scheme
+        effectiveScheme = scheme
+        reference = original.reference
+        authority = original.authority
+        host = original.host
+        oci = original.oci
+        moduleName = original.moduleName
+    }
+
     /// An OCI reference split the way the agent's image fetcher splits it
     /// (go-containerregistry `name.ParseReference`, weak validation): `repo@digest`, a tag
     /// after the last ':' that is not followed by '/', and a registry only when the first
