@@ -49,7 +49,8 @@ public struct PolicySettings: Sendable, Equatable {
         guard case .object(let object) = json else {
             throw PolicyError("the policy must be a mapping of keys, not a \(json.typeName)")
         }
-        for (key, value) in object.members {
+        for member in object.members {
+            let (key, value) = (member.key, member.value)
             switch key {
             case "rootNamespace":
                 guard let s = value.stringValue, !s.isEmpty else { throw PolicyError(key: key, "must be a non-empty string") }
@@ -69,7 +70,8 @@ public struct PolicySettings: Sendable, Equatable {
             case "phaseDefaults":
                 guard let map = value.objectValue else { throw PolicyError(key: key, "must be a mapping of module name to phase") }
                 var defaults: [String: String] = [:]
-                for (module, phase) in map.members {
+                for member in map.members {
+                    let (module, phase) = (member.key, member.value)
                     guard let p = phase.stringValue, WasmPluginEnums.phase.contains(p) else {
                         throw PolicyError(key: "\(key).\(module)", "must be one of \(WasmPluginEnums.phase.joined(separator: ", "))")
                     }
@@ -88,7 +90,8 @@ public struct PolicySettings: Sendable, Equatable {
 
     private mutating func readRules(_ value: JSON) throws(PolicyError) {
         guard let map = value.objectValue else { throw PolicyError(key: "rules", "must be a mapping of rule id to deny, warn or off") }
-        for (id, setting) in map.members {
+        for member in map.members {
+            let (id, setting) = (member.key, member.value)
             let key = "rules.\(id)"
             // YAML 1.1 (what kubectl and Yams read) makes a bare `off` the boolean false.
             let verdict: RuleVerdict

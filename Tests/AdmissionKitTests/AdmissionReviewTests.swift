@@ -96,12 +96,28 @@ private struct DemoPolicy: Validator, Defaulter {
     }
 
     @Test func warningsAreDedupedAndBudgeted() {
-        let many = (0..<200).map { FieldWarning(FieldPath("spec", "f\($0 % 150)"), String(repeating: "w", count: 40)) }
+        let many = (0..<200).map { FieldWarning(FieldPath("spec", "f\($0 % 150)"), FindingText(String(repeating: "w", count: 40))) }
         let rendered = WarningList.render(many)
         #expect(rendered.count < 150)
         // The count names the distinct warnings left out (150 distinct texts in all).
         #expect(rendered.last == "\(150 - (rendered.count - 1)) more warnings not shown")
         #expect(rendered.dropLast().reduce(0) { $0 + $1.unicodeScalars.count } <= 4096)
+    }
+
+    @Test func fewWarningsAreDedupedInOrder() {
+        let warnings = ["a", "b", "a", "c", "b"].map { FieldWarning(FieldPath("spec", $0), "dup") } + [FieldWarning(FieldPath(), "top")]
+        #expect(WarningList.render(warnings) == ["spec.a: dup", "spec.b: dup", "spec.c: dup", "top"])
+    }
+
+    /// Runes (Unicode scalars) as the apiserver counts them, across the 8-byte words the
+    /// count reads and their tails.
+    @Test func runeCountIsTheScalarCount() {
+        let pieces = ["a", "é", "€", "😀", "z", "\u{7F}", "ß"]
+        var generator = SystemRandomNumberGenerator()
+        for _ in 0..<2_000 {
+            let text = (0..<Int.random(in: 0...40, using: &generator)).map { _ in pieces.randomElement(using: &generator)! }.joined()
+            #expect(WarningList.runeCount(text) == text.unicodeScalars.count, "\(text)")
+        }
     }
 
     /// Regression: `/mutate` allowed a CREATE whose `request.object` was a JSON string (it

@@ -33,9 +33,8 @@ import YAMLManifests
             else { return nil }
             object["case"] = nil
             object["istio"] = nil
-            var plugin = JSONObject()
-            plugin.members = [("apiVersion", "extensions.istio.io/v1alpha1"), ("kind", "WasmPlugin"), ("metadata", ["name": "p", "namespace": "default"])]
-            for (key, value) in object.members { plugin.members.append((key, value)) }
+            var plugin = JSONObject([("apiVersion", "extensions.istio.io/v1alpha1"), ("kind", "WasmPlugin"), ("metadata", ["name": "p", "namespace": "default"])])
+            plugin.members += object.members
             return Case(name: name, istioValid: verdict == "valid", object: .object(plugin))
         }
     }()

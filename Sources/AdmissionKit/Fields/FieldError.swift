@@ -21,17 +21,17 @@ public struct FieldError: Sendable, Equatable, CustomStringConvertible {
     /// The id of the rule that found it (stamped by `ValidationResult.report`).
     public var rule: String
 
-    public init(_ kind: Kind, _ path: FieldPath, _ detail: String, hint: String = "", rule: String = "") {
+    public init(_ kind: Kind, _ path: FieldPath, _ detail: FindingText, hint: FindingText = "", rule: String = "") {
         self.kind = kind
         self.path = path
-        self.detail = detail
-        self.hint = hint
+        self.detail = detail.string
+        self.hint = hint.string
         self.rule = rule
     }
 
     /// `detail; hint`, without the path (what `status.details.causes[].message` carries).
     public var message: String {
-        hint.isEmpty ? detail : "\(detail); \(hint)"
+        hint.isEmpty ? detail : (FindingText("\(detail); \(hint)")).string
     }
 
     public var description: String {
@@ -51,11 +51,11 @@ public struct FieldError: Sendable, Equatable, CustomStringConvertible {
         }
     }
 
-    public static func required(_ path: FieldPath, _ detail: String = "Required value", hint: String = "") -> FieldError {
+    public static func required(_ path: FieldPath, _ detail: FindingText = "Required value", hint: FindingText = "") -> FieldError {
         FieldError(.required, path, detail, hint: hint)
     }
 
-    public static func invalid(_ path: FieldPath, _ detail: String, hint: String = "") -> FieldError {
+    public static func invalid(_ path: FieldPath, _ detail: FindingText, hint: FindingText = "") -> FieldError {
         FieldError(.invalid, path, detail, hint: hint)
     }
 
@@ -70,13 +70,21 @@ public struct FieldWarning: Sendable, Equatable, CustomStringConvertible {
     public var message: String
     public var rule: String
 
-    public init(_ path: FieldPath, _ message: String, rule: String = "") {
+    public init(_ path: FieldPath, _ message: FindingText, rule: String = "") {
         self.path = path
-        self.message = message
+        self.message = message.string
         self.rule = rule
     }
 
-    public var description: String { path.steps.isEmpty ? message : "\(path): \(message)" }
+    public var description: String {
+        guard !path.steps.isEmpty else { return message }
+        var out: [UInt8] = []
+        out.reserveCapacity(64 + message.utf8.count)
+        path.writeDescription(to: &out)
+        out.append(": ")
+        out.append(utf8: message)
+        return String(decoding: out, as: UTF8.self)
+    }
 }
 
 /// What a policy makes of one rule's findings.
@@ -120,7 +128,7 @@ public struct ValidationResult: Sendable, Equatable {
 
     public init(errors: [FieldError] = [], warnings: [FieldWarning] = []) {
         errors.forEach { error($0) }
-        warnings.forEach { warn($0.path, $0.message, rule: $0.rule) }
+        warnings.forEach { warn($0.path, FindingText($0.message), rule: $0.rule) }
     }
 
     public var isValid: Bool { errors.isEmpty }
@@ -138,7 +146,7 @@ public struct ValidationResult: Sendable, Equatable {
     }
 
     /// `report` for the common case.
-    public mutating func report(_ path: FieldPath, _ detail: String, hint: String = "", kind: FieldError.Kind = .invalid) {
+    public mutating func report(_ path: FieldPath, _ detail: FindingText, hint: FindingText = "", kind: FieldError.Kind = .invalid) {
         report(FieldError(kind, path, detail, hint: hint))
     }
 
@@ -154,7 +162,7 @@ public struct ValidationResult: Sendable, Equatable {
         finding.rule = rule
         switch verdict {
         case .deny: error(finding)
-        case .warn: warn(finding.path, finding.message, rule: rule)
+        case .warn: warn(finding.path, FindingText(finding.message), rule: rule)
         case .off: break
         }
     }
@@ -164,7 +172,7 @@ public struct ValidationResult: Sendable, Equatable {
         if errors.count < Self.maxKept { errors.append(e) } else { omittedErrors += 1 }
     }
 
-    public mutating func warn(_ path: FieldPath, _ message: String, rule: String = "") {
+    public mutating func warn(_ path: FieldPath, _ message: FindingText, rule: String = "") {
         if warnings.count < Self.maxKept { warnings.append(FieldWarning(path, message, rule: rule)) } else { omittedWarnings += 1 }
     }
 
@@ -183,7 +191,7 @@ public struct ValidationResult: Sendable, Equatable {
 
     public mutating func merge(_ other: ValidationResult) {
         other.errors.forEach { error($0) }
-        other.warnings.forEach { warn($0.path, $0.message, rule: $0.rule) }
+        other.warnings.forEach { warn($0.path, FindingText($0.message), rule: $0.rule) }
         omittedErrors += other.omittedErrors
         omittedWarnings += other.omittedWarnings
         wouldDeny += other.wouldDeny

@@ -55,12 +55,12 @@ extension ValidationResult {
     public mutating func enumString(_ value: JSON?, at path: @autoclosure () -> FieldPath, allowed: [String]) -> String? {
         guard let value, !value.isNull else { return nil }
         guard case .string(let s) = value else {
-            let hint = "write one of \(allowed.joined(separator: ", ")) as a string"
+            let hint: FindingText = "write one of \(allowed.joined(separator: ", ")) as a string"
             reportType(FieldError(.typeInvalid, path(), "must be a string, not \(value.typeName)", hint: hint))
             return nil
         }
         guard allowed.contains(s) else {
-            let hint: String
+            let hint: FindingText
             if let match = allowed.first(where: { $0.lowercased() == s.lowercased() }) {
                 hint = "did you mean \(match)? values are case-sensitive"
             } else {

@@ -61,13 +61,30 @@ public enum JSON: Sendable, Equatable {
     }
 }
 
+/// One member of an object. A struct, not a tuple: arrays of tuples are copied and
+/// destroyed through the runtime's generic tuple witnesses, a few hundred instructions a
+/// member, and every review destroys its tree.
+public struct JSONMember: Sendable, Equatable {
+    public var key: String
+    public var value: JSON
+
+    public init(_ key: String, _ value: JSON) {
+        self.key = key
+        self.value = value
+    }
+}
+
 /// An ordered JSON object. Lookups are linear: Kubernetes objects have few keys per level,
 /// and order must survive a decode/encode round trip.
 public struct JSONObject: Sendable, Equatable {
-    public var members: [(key: String, value: JSON)]
+    public var members: [JSONMember]
 
-    public init(_ members: [(key: String, value: JSON)] = []) {
+    public init(members: [JSONMember] = []) {
         self.members = members
+    }
+
+    public init(_ pairs: [(key: String, value: JSON)]) {
+        members = pairs.map { JSONMember($0.key, $0.value) }
     }
 
     public var count: Int { members.count }
@@ -99,7 +116,7 @@ public struct JSONObject: Sendable, Equatable {
                     members.remove(at: index)
                 }
             } else if let newValue {
-                members.append((key, newValue))
+                members.append(JSONMember(key, newValue))
             }
         }
     }

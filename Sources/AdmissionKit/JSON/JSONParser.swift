@@ -82,7 +82,7 @@ public struct JSONParser {
     private let maxValues: Int
     /// The members and elements of the objects and arrays still open: each container is
     /// then allocated once, at its size, instead of growing by doubling as it is read.
-    private var openMembers = ParseStack<(key: String, value: JSON)>()
+    private var openMembers = ParseStack<JSONMember>()
     private var openElements = ParseStack<JSON>()
     /// Strings handed out instead of built (`CommonStrings`).
     private let strings: CommonStrings?
@@ -360,9 +360,9 @@ public struct JSONParser {
                 try skipValue(depth: depth)
             case .none:
                 try skipValue(depth: depth)
-                openMembers.push((key, .null))
+                openMembers.push(JSONMember(key, .null))
             case .all, .members:
-                openMembers.push((key, try parseValue(depth: depth, read: memberRead)))
+                openMembers.push(JSONMember(key, try parseValue(depth: depth, read: memberRead)))
             }
             skipWhitespace()
             guard index < bytes.count else { throw error("unexpected end of input in an object") }
@@ -370,7 +370,7 @@ public struct JSONParser {
                 index += 1
             } else if bytes[index] == UInt8(ascii: "}") {
                 index += 1
-                return .object(JSONObject(openMembers.pop(from: first)))
+                return .object(JSONObject(members: openMembers.pop(from: first)))
             } else {
                 throw error("expected ',' or '}' in an object")
             }

@@ -145,7 +145,22 @@ enum WarningList {
     /// one): the scalar view walks scalar by scalar.
     static func runeCount(_ text: String) -> Int {
         var text = text
-        return text.withUTF8 { bytes in bytes.reduce(0) { $0 + ($1 & 0xC0 == 0x80 ? 0 : 1) } }
+        return text.withUTF8 { bytes in
+            guard let base = bytes.baseAddress else { return 0 }
+            // Continuation bytes (10xxxxxx) counted eight at a time: bit 7 set, bit 6 clear.
+            var continuation = 0
+            var i = 0
+            while i + 8 <= bytes.count {
+                let word = UnsafeRawPointer(base + i).loadUnaligned(as: UInt64.self)
+                continuation += (word & ~(word << 1) & 0x8080_8080_8080_8080).nonzeroBitCount
+                i += 8
+            }
+            while i < bytes.count {
+                if base[i] & 0xC0 == 0x80 { continuation += 1 }
+                i += 1
+            }
+            return bytes.count - continuation
+        }
     }
 
     /// The apiserver drops warnings past 4096 runes in total and truncates each at 256;
@@ -153,12 +168,17 @@ enum WarningList {
     static let totalRuneBudget = 4096
 
     static func render(_ warnings: [FieldWarning]) -> [String] {
-        var seen = Set<String>()
+        // A review has a few warnings: compared with those kept, not hashed into a set.
+        var seen: Set<String>? = warnings.count > 16 ? [] : nil
         var out: [String] = []
         var total = 0
         for (i, w) in warnings.enumerated() {
             let text = w.description
-            guard seen.insert(text).inserted else { continue }
+            if seen != nil {
+                guard seen!.insert(text).inserted else { continue }
+            } else if out.contains(text) {
+                continue
+            }
             let runes = runeCount(text)
             if total + runes > totalRuneBudget {
                 let left = Set(warnings[i...].map(\.description)).subtracting(out).count

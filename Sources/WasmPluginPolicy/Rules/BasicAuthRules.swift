@@ -152,7 +152,7 @@ enum BasicAuthRules {
                         hint: "pad it with '=' to a multiple of 4 characters (the mutating webhook does this)")
                 case .invalid(let reason, let refuses, let hint):
                     let consequence = refuses ? "; the plugin refuses its whole configuration" : ""
-                    r.report(path().index(i), "credential \(reason)\(consequence)", hint: hint)
+                    r.report(path().index(i), "credential \(reason)\(consequence)", hint: FindingText(hint))
                 }
             }
         }
@@ -164,11 +164,11 @@ enum BasicAuthRules {
         _ value: JSON?, at path: @autoclosure () -> FieldPath, what: String, hint: String, _ r: inout ValidationResult
     ) -> [JSON]? {
         guard let value, !value.isNull else {
-            r.report(.required(path(), "at least one \(what) must be configured", hint: hint))
+            r.report(.required(path(), "at least one \(what) must be configured", hint: FindingText(hint)))
             return nil
         }
         guard let list = r.array(value, at: path()) else { return nil }
-        if list.isEmpty { r.report(.required(path(), "at least one \(what) must be configured", hint: hint)) }
+        if list.isEmpty { r.report(.required(path(), "at least one \(what) must be configured", hint: FindingText(hint))) }
         return list
     }
 

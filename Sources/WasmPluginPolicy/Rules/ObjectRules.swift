@@ -9,7 +9,7 @@ enum ObjectRules {
 
     /// istiod refuses unknown top-level fields; the apiserver would prune them silently.
     static func topLevelFields(_ input: RuleInput, _ r: inout ValidationResult) {
-        for (key, _) in input.object.members where !topLevelKeys.contains(key) {
+        for key in input.object.members.lazy.map(\.key) where !topLevelKeys.contains(key) {
             r.report(FieldError(.forbidden, FieldPath(key), "unknown top-level field", hint: "move it under spec or remove it"))
         }
     }
@@ -39,7 +39,7 @@ enum ObjectRules {
         if let selector = r.object(spec["selector"], at: spec$.child("selector")),
             let labels = r.object(selector["matchLabels"], at: spec$.child("selector").child("matchLabels"))
         {
-            for (key, value) in labels.members { r.string(value, at: spec$.child("selector").child("matchLabels").child(key)) }
+            for member in labels.members { r.string(member.value, at: spec$.child("selector").child("matchLabels").child(member.key)) }
         }
         // `objects` and `refFields` build a path per target: skipped when every target is well-formed.
         if let ref = spec["targetRef"], !isRef(ref), let object = r.object(ref, at: spec$.child("targetRef")) {

@@ -13,7 +13,7 @@ enum ScalarRules {
     /// Reports and returns false otherwise.
     static func lengthChecked(_ s: String, at path: FieldPath, max: Int, emptyHint: String, _ r: inout ValidationResult) -> Bool {
         if s.isEmpty {
-            r.report(path, "must not be empty", hint: emptyHint)
+            r.report(path, "must not be empty", hint: FindingText(emptyHint))
             return false
         }
         if s.utf8.count > max {
@@ -84,7 +84,7 @@ enum ScalarRules {
     }
 
     static func unknownSpecFields(_ input: RuleInput, _ r: inout ValidationResult) {
-        for (key, _) in input.spec.members where !knownSpecKeys.contains(key) {
+        for key in input.spec.members.lazy.map(\.key) where !knownSpecKeys.contains(key) {
             r.report(spec$.child(key), "unknown field: the API server drops it")
         }
     }

@@ -34,11 +34,18 @@ enum TargetingRules {
     /// CRD CEL: `has()` counts an empty list or object as set.
     static func oneOf(_ input: RuleInput, _ r: inout ValidationResult) {
         let spec = input.spec
-        let setCount = (isSet(spec["selector"]) ? 1 : 0) + (isSet(spec["targetRef"]) ? 1 : 0) + (isSet(spec["targetRefs"]) ? 1 : 0)
-        guard setCount > 1 else { return }
-        let present = ["selector", "targetRef", "targetRefs"].filter { isSet(spec[$0]) }
+        let set = (selector: isSet(spec["selector"]), targetRef: isSet(spec["targetRef"]), targetRefs: isSet(spec["targetRefs"]))
+        let present: FindingText =
+            switch set {
+            case (true, true, true): "selector and targetRef and targetRefs"
+            case (true, true, false): "selector and targetRef"
+            case (true, false, true): "selector and targetRefs"
+            case (false, true, true): "targetRef and targetRefs"
+            default: ""
+            }
+        guard !present.string.isEmpty else { return }
         r.report(
-            spec$, "only one of selector, targetRef and targetRefs may be set, but \(present.joined(separator: " and ")) are",
+            spec$, "only one of selector, targetRef and targetRefs may be set, but \(present) are",
             hint: "keep targetRefs for gateways and waypoints, or selector for sidecars")
     }
 
@@ -48,13 +55,16 @@ enum TargetingRules {
         if labels.count > 4096 {
             r.report(FieldError(.tooMany, labels$, "has \(labels.count) labels, at most 4096 are allowed"))
         }
-        for (key, value) in labels.members {
-            let keyPath = labels$.child(key)
-            if key.isEmpty { r.report(keyPath, "label key must not be empty") }
-            if key.contains("*") { r.report(keyPath, "wildcard not allowed in a label key", hint: "selectors match exact labels") }
+        for member in labels.members {
+            let (key, value) = (member.key, member.value)
+            // Paths only for findings; '*' found in the bytes (`String.contains(Character)`
+            // walks grapheme clusters).
+            func keyPath() -> FieldPath { labels$.child(key) }
+            if key.isEmpty { r.report(keyPath(), "label key must not be empty") }
+            if key.utf8.contains(UInt8(ascii: "*")) { r.report(keyPath(), "wildcard not allowed in a label key", hint: "selectors match exact labels") }
             guard let v = value.stringValue else { continue }
-            if v.contains("*") { r.report(keyPath, "wildcard not allowed in a label value", hint: "selectors match exact labels") }
-            if v.utf8.count > 63 { r.report(FieldError(.tooLong, keyPath, "label value is \(v.utf8.count) characters, at most 63 are allowed")) }
+            if v.utf8.contains(UInt8(ascii: "*")) { r.report(keyPath(), "wildcard not allowed in a label value", hint: "selectors match exact labels") }
+            if v.utf8.count > 63 { r.report(FieldError(.tooLong, keyPath(), "label value is \(v.utf8.count) characters, at most 63 are allowed")) }
         }
     }
 
@@ -165,7 +175,7 @@ enum TargetingRules {
             }
             guard !supportedKinds.contains(kind) else { continue }
             let suggestion = supportedKinds.names.first { $0.lowercased() == kind.lowercased() }
-            let hint = suggestion.map { "did you mean \($0)? kind is case-sensitive" } ?? "use Gateway, GatewayClass, Service or ServiceEntry"
+            let hint: FindingText = suggestion.map { "did you mean \($0)? kind is case-sensitive" } ?? "use Gateway, GatewayClass, Service or ServiceEntry"
             r.report(FieldError(.notSupported, path.child("kind"), "unsupported kind \(JSON.string(String(kind.prefix(63))).compactText)", hint: hint))
         }
     }
@@ -195,7 +205,7 @@ enum TargetingRules {
 
     static func refFields(_ input: RuleInput, _ r: inout ValidationResult) {
         for (path, ref) in input.targetRefs {
-            for (key, _) in ref.members where !refKeys.contains(key) {
+            for key in ref.members.lazy.map(\.key) where !refKeys.contains(key) {
                 r.report(path.child(key), "unknown field; the API server drops it")
             }
         }

@@ -66,7 +66,7 @@ enum URLRules {
 
     static func syntax(_ input: RuleInput, _ r: inout ValidationResult) {
         guard let problem = input.urlSyntaxProblem else { return }
-        r.report(url$, problem.detail, hint: problem.hint)
+        r.report(url$, FindingText(problem.detail), hint: FindingText(problem.hint))
     }
 
     /// istiod: "url contains unsupported scheme"; pilot strips only a lowercase `file://`.
@@ -90,7 +90,7 @@ enum URLRules {
 
     static func schemeSupported(_ input: RuleInput, _ r: inout ValidationResult) {
         guard let problem = input.urlSchemeProblem else { return }
-        r.report(FieldError(problem.kind, url$, problem.detail, hint: problem.hint))
+        r.report(FieldError(problem.kind, url$, FindingText(problem.detail), hint: FindingText(problem.hint)))
     }
 
     /// No scheme: pilot makes it `oci://…` (a bare name is a Docker Hub image).
@@ -125,7 +125,7 @@ enum URLRules {
     /// [A-Za-z0-9_.-], 1..127; digest `sha256:` + 64 lowercase hex.
     static func ociReference(_ input: RuleInput, _ r: inout ValidationResult) {
         guard let oci = input.judgedURL?.oci else { return }
-        for problem in referenceProblems(oci) { r.report(url$, problem.detail, hint: problem.hint) }
+        for problem in referenceProblems(oci) { r.report(url$, FindingText(problem.detail), hint: FindingText(problem.hint)) }
     }
 
     static func referenceProblems(_ oci: ModuleURL.OCIReference) -> [(detail: String, hint: String)] {
@@ -202,7 +202,7 @@ enum URLRules {
         if sha.utf8.count != 64 {
             r.report(sha$, "must be 64 hex characters, not \(sha.utf8.count)", hint: "use the module's full sha256 checksum")
         } else if !isSHA256Hex(sha[...]) {
-            let hint = isSHA256Hex(sha.lowercased()[...]) ? "write it in lowercase" : "use only the characters 0-9 and a-f"
+            let hint: FindingText = isSHA256Hex(sha.lowercased()[...]) ? "write it in lowercase" : "use only the characters 0-9 and a-f"
             r.report(sha$, "must match [a-f0-9]{64}", hint: hint)
         }
     }
