@@ -234,6 +234,7 @@ public struct ObjectEditor: Sendable {
             preconditionFailure("defaulter produced a patch that does not apply: \(error)")
         }
         if wholeArrays.contains(where: { op.path.isBelow($0) }) { return }  // the array's replace covers it
+        if recorded.isEmpty { recorded.reserveCapacity(8) }  // a review makes a few edits
         recorded.append(op)
         guard case .index? = op.path.steps.last else { return }
         guard countEdit(ofElement: op.path) > Self.maxEditsPerArray else { return }

@@ -118,6 +118,7 @@ enum AuditAnnotations {
     /// few (a handful), edits can be 100,000s: one pass, each rule found by a short scan.
     static func render(_ applied: [AppliedDefault]) -> [(key: String, value: String)] {
         var rules: [(id: String, paths: Int, value: ByteWriter)] = []
+        rules.reserveCapacity(8)  // a handful of rules: one allocation, not one per doubling
         for a in applied {
             let k: Int
             if let found = rules.firstIndex(where: { $0.id == a.rule }) {
