@@ -136,7 +136,7 @@ enum HTTP1Parser {
     /// RFC 9112 §3.2.2: a server must accept the absolute form (`https://host:port/path?q`),
     /// which proxies send. Routing needs only the path and query, so the scheme and
     /// authority are dropped; an empty path means `/`. Other forms pass through unchanged.
-    /// The target as text, nil when it is not UTF-8.
+    /// Returns the target as text, nil when it is not UTF-8.
     static func originForm(_ target: UnsafeBufferPointer<UInt8>) -> String? {
         for scheme in ["http://", "https://"] as [StaticString] {
             let prefix = UnsafeBufferPointer(start: scheme.utf8Start, count: scheme.utf8CodeUnitCount)
