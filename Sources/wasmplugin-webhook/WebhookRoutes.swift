@@ -59,11 +59,14 @@ struct WebhookRoutes: Sendable {
             let outcome = try webhook.review(endpoint, body: request.body)
             metrics.decision(outcome)
             DecisionLog.write(outcome, latencyNanoseconds: monotonicNanoseconds() - start)
-            return HTTPResponse(status: 200, headers: [("content-type", "application/json")], body: outcome.body)
+            return HTTPResponse(status: 200, headers: Self.jsonHeaders, body: outcome.body)
         } catch {
             return Self.status(400, "\(error)")
         }
     }
+
+    /// Built once: an array literal here allocated on every answer.
+    static let jsonHeaders = [(name: "content-type", value: "application/json")]
 
     /// `application/json`, any case, optionally with parameters (`; charset=utf-8`).
     /// Byte-level: this runs on every review.
@@ -91,6 +94,6 @@ struct WebhookRoutes: Sendable {
             "kind": "Status", "apiVersion": "v1", "metadata": [:], "status": "Failure", "message": .string(message),
             "reason": code == 400 ? "BadRequest" : (code == 415 ? "UnsupportedMediaType" : "MethodNotAllowed"), "code": .number(code),
         ]
-        return HTTPResponse(status: code, headers: [("content-type", "application/json")], body: JSONWriter().bytes(body))
+        return HTTPResponse(status: code, headers: jsonHeaders, body: JSONWriter().bytes(body))
     }
 }

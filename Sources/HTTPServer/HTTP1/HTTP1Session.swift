@@ -245,28 +245,38 @@ struct HTTP1Session: Sendable {
     }
 
     /// Appends the response to `out`, the connection's output buffer: no intermediate
-    /// array and no interpolated strings (this runs once per request).
+    /// array and no interpolated strings (this runs once per request). Pieces are appended
+    /// as buffers: `+=` of a String's UTF-8 view goes through the generic sequence copy.
     static func serialize(_ response: HTTPResponse, keepAlive: Bool, date: String, headOnly: Bool = false, into out: inout [UInt8]) {
         out.reserveCapacity(out.count + 160 + response.body.count)
-        out += "HTTP/1.1 ".utf8
+        append("HTTP/1.1 ", to: &out)
         appendDecimal(response.status, to: &out)
         out.append(UInt8(ascii: " "))
-        out += HTTPStatus.reason(response.status).utf8
-        out += "\r\n".utf8
+        append(HTTPStatus.reason(response.status), to: &out)
+        append("\r\n", to: &out)
         for (name, value) in response.headers {
-            out += name.utf8
-            out += ": ".utf8
-            out += value.utf8
-            out += "\r\n".utf8
+            append(name, to: &out)
+            append(": ", to: &out)
+            append(value, to: &out)
+            append("\r\n", to: &out)
         }
-        out += "content-length: ".utf8
+        append("content-length: ", to: &out)
         appendDecimal(response.body.count, to: &out)
-        out += "\r\ndate: ".utf8
-        out += date.utf8
-        out += "\r\n".utf8
-        if !keepAlive { out += "connection: close\r\n".utf8 }
-        out += "\r\n".utf8
+        append("\r\ndate: ", to: &out)
+        append(date, to: &out)
+        append("\r\n", to: &out)
+        if !keepAlive { append("connection: close\r\n", to: &out) }
+        append("\r\n", to: &out)
         if !headOnly { out += response.body }
+    }
+
+    private static func append(_ text: StaticString, to out: inout [UInt8]) {
+        text.withUTF8Buffer { out.append(contentsOf: $0) }
+    }
+
+    private static func append(_ text: String, to out: inout [UInt8]) {
+        var text = text
+        text.withUTF8 { out.append(contentsOf: $0) }
     }
 
     /// A non-negative decimal, digit by digit from the highest power of ten.

@@ -419,12 +419,16 @@ final class HTTP2Session {
     private func withHeaderFields(_ fields: [(String, String)], _ body: (UnsafeBufferPointer<nghttp2_nv>) -> Void) {
         var storage: [UInt8] = []
         var ranges: [(Int, Int, Int, Int)] = []
+        ranges.reserveCapacity(fields.count)
         for (name, value) in fields {
+            // As buffers: `+=` of a String's UTF-8 view is the generic sequence copy.
+            var name = name
+            var value = value
             let n = storage.count
-            storage += name.utf8
+            name.withUTF8 { storage.append(contentsOf: $0) }
             let v = storage.count
-            storage += value.utf8
-            ranges.append((n, name.utf8.count, v, value.utf8.count))
+            value.withUTF8 { storage.append(contentsOf: $0) }
+            ranges.append((n, v - n, v, storage.count - v))
         }
         storage.withUnsafeMutableBufferPointer { bytes in
             let base = bytes.baseAddress!
