@@ -55,6 +55,14 @@ extension LiveServers {
             #expect(out.status == 0, "\(out.stdout)\(out.stderr)")
         }
 
+        /// Regression: a client that sent its request and close_notify together lost the
+        /// answer (the read loop met the close and closed before writing; 0 of 20 answered).
+        @Test func anAnswerStillGoesOutAfterTheClientClosesItsSide() throws {
+            let server = try WebhookServer()
+            let out = try python("wire.py", ["halfclose", "127.0.0.1", String(server.port), server.ca, Package.fixture("validate-seed-gateway"), "10"])
+            #expect(out.status == 0, "\(out.stdout)\(out.stderr)")
+        }
+
         @Test func pipelinedFloodIsThrottledNotDropped() throws {
             let server = try WebhookServer()
             // 3,000 denials of about 1.5 KiB each: well past the 1 MiB output backlog at which

@@ -14,6 +14,7 @@ server must do. Every loop is bounded; every socket has a timeout.
   wire.py keepopen HOST PORT CA BODY SECONDS                # one connection: request, wait, request again
   wire.py flood HOST PORT CA COUNT BODY                     # COUNT pipelined reviews of BODY, read late: back-pressure
   wire.py maxconn HOST PORT CA LIMIT                        # LIMIT connections work, one more is closed, a freed slot is reused
+  wire.py halfclose HOST PORT CA BODY [TRIES]               # request and close_notify in one flight: the answer still comes
 """
 import http.client
 import json
@@ -325,8 +326,62 @@ def maxconn(host, port, ca, limit):
     print(f"ok {limit} connections served, one more refused, freed slot reused")
 
 
+def halfclose(host, port, ca, body_path, tries="10"):
+    """TLS 1.3 close_notify closes only the sender's side (RFC 8446 §6.1): a client may send
+    its request, close its side, and still read the answer. Request and close_notify go out
+    in one write, so the server reads both before it answers."""
+    body = open(body_path, "rb").read()
+    want = json.loads(body)["request"]["uid"]
+    for attempt in range(int(tries)):
+        raw_sock = socket.create_connection((host, port), timeout=10)
+        incoming, outgoing = ssl.MemoryBIO(), ssl.MemoryBIO()
+        tls = context(ca).wrap_bio(incoming, outgoing, server_hostname="localhost")
+        for _ in range(50):  # a handshake is a few round trips
+            try:
+                tls.do_handshake()
+                break
+            except ssl.SSLWantReadError:
+                raw_sock.sendall(outgoing.read())
+                chunk = raw_sock.recv(65536)
+                if not chunk:
+                    fail("closed during the handshake")
+                incoming.write(chunk)
+        else:
+            fail("handshake did not finish")
+        raw_sock.sendall(outgoing.read())
+        tls.write(request_bytes(body))
+        try:
+            tls.unwrap()  # queues close_notify behind the request
+        except ssl.SSLWantReadError:
+            pass
+        raw_sock.sendall(outgoing.read())
+        answer = b""
+        deadline = time.time() + 10
+        while b"\r\n\r\n" not in answer or len(answer.partition(b"\r\n\r\n")[2]) < 2 or not answer.endswith(b"}"):
+            if time.time() > deadline:
+                fail(f"attempt {attempt}: no complete answer in time ({len(answer)} bytes)")
+            chunk = raw_sock.recv(65536)
+            if not chunk:
+                fail(f"attempt {attempt}: closed after {len(answer)} bytes of the answer")
+            incoming.write(chunk)
+            try:
+                while True:
+                    data = tls.read(65536)
+                    if not data:
+                        break
+                    answer += data
+            except (ssl.SSLWantReadError, ssl.SSLZeroReturnError):
+                pass
+        status = int(answer.split(b" ")[1])
+        got = json.loads(answer.partition(b"\r\n\r\n")[2])["response"]["uid"]
+        if status != 200 or got != want:
+            fail(f"attempt {attempt}: status {status}, uid {got}")
+        raw_sock.close()
+    print(f"ok {tries} answers after request and close_notify in one flight")
+
+
 if __name__ == "__main__":
-    commands = {f.__name__: f for f in (apiserver, pipeline, expect100, raw, oldtls, hostile, slowbody, idle, keepopen, flood, maxconn)}
+    commands = {f.__name__: f for f in (apiserver, pipeline, expect100, raw, oldtls, hostile, slowbody, idle, keepopen, flood, maxconn, halfclose)}
     if len(sys.argv) < 2 or sys.argv[1] not in commands:
         print(__doc__)
         sys.exit(2)

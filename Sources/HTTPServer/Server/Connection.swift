@@ -127,8 +127,13 @@ final class Connection {
                 if n < buffer.count && !hasBufferedInput { break reading }
             case .wouldBlock:
                 break reading
+            case .finished:
+                // The peer sends nothing more (EOF, close_notify) but may still read: the
+                // answers to what it sent go out, then the connection closes.
+                lifecycle.closeAfterFlush()
+                break reading
             case .closed:
-                // Clean close or a reset: either way the peer is gone.
+                // A reset or a broken stream: the peer is gone.
                 close()
                 return
             }
@@ -154,6 +159,8 @@ final class Connection {
     private enum IO {
         case done(Int)
         case wouldBlock
+        /// A clean end of what the peer sends: read(2) returned 0, or TLS close_notify.
+        case finished
         case closed
     }
 
@@ -169,17 +176,23 @@ final class Connection {
         return Self.tlsResult(ssl, SSL_write(ssl, bytes.baseAddress, Int32(clamping: bytes.count)))
     }
 
-    /// read(2)/write(2) on the probe port: EAGAIN (or EINTR) waits, anything else ends it.
+    /// read(2)/write(2) on the probe port: EAGAIN (or EINTR) waits, 0 is the end of what
+    /// the peer sends, anything else ends the connection.
     private static func plainResult(_ n: Int) -> IO {
         if n > 0 { return .done(n) }
-        return n < 0 && (errno == EAGAIN || errno == EINTR) ? .wouldBlock : .closed
+        if n == 0 { return .finished }
+        return errno == EAGAIN || errno == EINTR ? .wouldBlock : .closed
     }
 
-    /// SSL_read/SSL_write: either direction of WANT waits (TLS may need to read to write).
+    /// SSL_read/SSL_write: either direction of WANT waits (TLS may need to read to write);
+    /// close_notify is the end of what the peer sends.
     private static func tlsResult(_ ssl: OpaquePointer, _ n: Int32) -> IO {
         if n > 0 { return .done(Int(n)) }
-        let error = SSL_get_error(ssl, n)
-        return error == SSL_ERROR_WANT_READ || error == SSL_ERROR_WANT_WRITE ? .wouldBlock : .closed
+        switch SSL_get_error(ssl, n) {
+        case SSL_ERROR_WANT_READ, SSL_ERROR_WANT_WRITE: return .wouldBlock
+        case SSL_ERROR_ZERO_RETURN: return .finished
+        default: return .closed
+        }
     }
 
     /// Decrypted bytes OpenSSL holds that epoll cannot see.
@@ -373,7 +386,7 @@ final class Connection {
                 case .wouldBlock:
                     syncOutput(now: now)
                     return
-                case .closed:
+                case .finished, .closed:
                     close()
                     return
                 }
