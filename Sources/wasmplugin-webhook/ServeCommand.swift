@@ -129,6 +129,8 @@ struct ServeCommand: ParsableCommand {
             logger.warning("no --tls-cert/--tls-key: serving a generated development certificate for localhost, 127.0.0.1 and ::1", metadata: ["caFile": "\(caPath)"])
             source = .memory(certificate: dev.certificatePEM, key: dev.keyPEM)
         }
+        // Removed however `serve` ends: stopped, or refused at start (a taken address).
+        defer { if let developmentDirectory { DevelopmentFiles.remove(developmentDirectory) } }
         let certificates: CertificateReloader
         do {
             certificates = try CertificateReloader(source: source, clientCAPath: clientCA, clientNames: clientNames, log: log)
@@ -204,7 +206,6 @@ struct ServeCommand: ParsableCommand {
         // The server's handler reads readiness, which holds the server: let go of it so
         // nothing outlives the process (LeakSanitizer reports such cycles at exit).
         readiness.clear()
-        if let developmentDirectory { DevelopmentFiles.remove(developmentDirectory) }
         logger.info("stopped")
     }
 }

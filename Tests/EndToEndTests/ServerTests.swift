@@ -361,6 +361,21 @@ extension LiveServers {
             #expect((Double(failures?.split(separator: " ").last ?? "") ?? 0) >= 20)
         }
 
+        /// Regression: a second server on a taken address bound beside the first through
+        /// SO_REUSEPORT and silently took half its connections. Its development CA file
+        /// was left behind too.
+        @Test func aSecondServerOnTheSameAddressIsRefused() throws {
+            let server = try WebhookServer()
+            for (listen, probe) in [(server.port, 0), (0, server.probePort)] {
+                let out = try run(Package.binary, ["serve", "--listen", "127.0.0.1:\(listen)", "--probe-listen", "127.0.0.1:\(probe)"], timeout: 20)
+                #expect(out.status == 2, "\(out.stderr)")
+                #expect(out.stderr.contains("Address already in use"), "\(out.stderr)")
+                let ca = try #require(out.stderr.firstMatch(of: /"caFile":"([^"]+)"/)).1
+                #expect(!FileManager.default.fileExists(atPath: String(ca)), "left behind: \(ca)")
+            }
+            #expect(try server.probe("/healthz").stdout.contains("ok"))
+        }
+
         @Test func badServeFlagsStopAtStart() throws {
             let policy = try TempDir()
             try "selector: maybe\n".write(toFile: policy.path("p.yaml"), atomically: true, encoding: .utf8)

@@ -51,6 +51,8 @@ public final class Server: Sendable {
             log(.warning, "max connections lowered from \(config.maxConnections) to \(maxConnections): the file-descriptor limit is \(descriptors)")
         }
         var address = config.listen
+        try Socket.checkNotListening(address)
+        if let probeAddress = config.probeListen { try Socket.checkNotListening(probeAddress) }
         let first = try Socket.listen(address)
         address.port = Socket.localPort(first)
         var listeners = [first]

@@ -24,33 +24,49 @@ enum Socket {
     /// A non-blocking listening socket with SO_REUSEPORT, so each loop owns one and the
     /// kernel spreads connections across loops.
     static func listen(_ address: ListenAddress, backlog: Int32 = 1024) throws(SystemError) -> Int32 {
-        var v4 = sockaddr_in()
-        var v6 = sockaddr_in6()
-        let isV6 = address.host.contains(":")
-        if isV6 {
-            v6.sin6_family = sa_family_t(AF_INET6)
-            v6.sin6_port = address.port.bigEndian
-            guard inet_pton(AF_INET6, address.host, &v6.sin6_addr) == 1 else { throw SystemError(call: "inet_pton(\(address.host))", errno: EINVAL) }
-        } else {
-            v4.sin_family = sa_family_t(AF_INET)
-            v4.sin_port = address.port.bigEndian
-            guard inet_pton(AF_INET, address.host, &v4.sin_addr) == 1 else { throw SystemError(call: "inet_pton(\(address.host))", errno: EINVAL) }
-        }
-        let fd = try syscall("socket") { socket(isV6 ? AF_INET6 : AF_INET, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_NONBLOCK.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0) }
+        let fd = try syscall("socket") { socket(family(of: address), Int32(SOCK_STREAM.rawValue) | Int32(SOCK_NONBLOCK.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0) }
         do {
             try setOption(fd, SOL_SOCKET, SO_REUSEADDR, 1)
             try setOption(fd, SOL_SOCKET, SO_REUSEPORT, 1)
-            if isV6 {
-                try syscall("bind") { withUnsafePointer(to: &v6) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, socklen_t(MemoryLayout<sockaddr_in6>.size)) } } }
-            } else {
-                try syscall("bind") { withUnsafePointer(to: &v4) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) } } }
-            }
+            try bind(fd, to: address)
             try syscall("listen") { Glibc.listen(fd, backlog) }
         } catch {
             close(fd)
             throw error
         }
         return fd
+    }
+
+    /// Fails with EADDRINUSE when something already listens on `address`. Our listeners
+    /// share their port through SO_REUSEPORT, and so would a second server started on the
+    /// same address by the same user: it would silently take half the connections. A bind
+    /// without SO_REUSEPORT (SO_REUSEADDR still passes connections in TIME_WAIT) finds it.
+    static func checkNotListening(_ address: ListenAddress) throws(SystemError) {
+        guard address.port != 0 else { return }  // an ephemeral port is ours alone
+        let fd = try syscall("socket") { socket(family(of: address), Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0) }
+        defer { close(fd) }
+        try setOption(fd, SOL_SOCKET, SO_REUSEADDR, 1)
+        try bind(fd, to: address)
+    }
+
+    private static func family(of address: ListenAddress) -> Int32 {
+        address.host.contains(":") ? AF_INET6 : AF_INET
+    }
+
+    private static func bind(_ fd: Int32, to address: ListenAddress) throws(SystemError) {
+        if address.host.contains(":") {
+            var v6 = sockaddr_in6()
+            v6.sin6_family = sa_family_t(AF_INET6)
+            v6.sin6_port = address.port.bigEndian
+            guard inet_pton(AF_INET6, address.host, &v6.sin6_addr) == 1 else { throw SystemError(call: "inet_pton(\(address.host))", errno: EINVAL) }
+            try syscall("bind(\(address))") { withUnsafePointer(to: &v6) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { Glibc.bind(fd, $0, socklen_t(MemoryLayout<sockaddr_in6>.size)) } } }
+        } else {
+            var v4 = sockaddr_in()
+            v4.sin_family = sa_family_t(AF_INET)
+            v4.sin_port = address.port.bigEndian
+            guard inet_pton(AF_INET, address.host, &v4.sin_addr) == 1 else { throw SystemError(call: "inet_pton(\(address.host))", errno: EINVAL) }
+            try syscall("bind(\(address))") { withUnsafePointer(to: &v4) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { Glibc.bind(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) } } }
+        }
     }
 
     static func setOption(_ fd: Int32, _ level: Int32, _ name: Int32, _ value: Int32) throws(SystemError) {
