@@ -151,14 +151,14 @@ enum DecisionLog {
         let r = outcome.request
         let response = outcome.response
         LogSink.bufferedLine { out in
-            // Literals appended as buffers: `append(contentsOf:)` of a String's UTF-8 view
-            // goes through the generic sequence copy (about 150 instructions a piece).
-            append(#"{"time":""#, to: &out)
+            // Literals appended as buffers (ByteSink): `append(contentsOf:)` of a String's
+            // UTF-8 view goes through the generic sequence copy (about 150 instructions a piece).
+            out.append(#"{"time":""#)
             LogSink.appendTimestamp(into: &out)
-            append(#"","level":"info","msg":"admission decision","uid":"#, to: &out)
+            out.append(#"","level":"info","msg":"admission decision","uid":"#)
             JSONWriter.writeString(r.uid, into: &out)
             // The kind as `GroupVersionKind.description` spells it, without building it.
-            append(#","kind":""#, to: &out)
+            out.append(#","kind":""#)
             if !r.kind.group.isEmpty {
                 JSONWriter.writeStringContents(r.kind.group, into: &out)
                 out.append(UInt8(ascii: "/"))
@@ -166,48 +166,33 @@ enum DecisionLog {
             JSONWriter.writeStringContents(r.kind.version, into: &out)
             out.append(UInt8(ascii: "/"))
             JSONWriter.writeStringContents(r.kind.kind, into: &out)
-            append(#"","namespace":"#, to: &out)
+            out.append(#"","namespace":"#)
             JSONWriter.writeString(r.namespace, into: &out)
-            append(#","name":"#, to: &out)
+            out.append(#","name":"#)
             JSONWriter.writeString(r.name, into: &out)
-            append(#","operation":""#, to: &out)
-            appendUTF8(r.operation.rawValue, to: &out)
-            append(#"","endpoint":""#, to: &out)
-            appendUTF8(outcome.endpoint.rawValue, to: &out)
-            append(#"","allowed":"#, to: &out)
-            append(response.allowed ? "true" : "false", to: &out)
+            out.append(#","operation":""#)
+            out.append(utf8: r.operation.rawValue)
+            out.append(#"","endpoint":""#)
+            out.append(utf8: outcome.endpoint.rawValue)
+            out.append(#"","allowed":"#)
+            out.append(response.allowed ? "true" : "false")
             appendNumber("errors", response.denial?.causes.count ?? 0, into: &out)
             appendNumber("warnings", response.warnings.count, into: &out)
-            append(#","wouldDeny":"#, to: &out)
-            append(response.wouldDeny > 0 ? "true" : "false", to: &out)
+            out.append(#","wouldDeny":"#)
+            out.append(response.wouldDeny > 0 ? "true" : "false")
             appendNumber("wouldDenyErrors", response.wouldDeny, into: &out)
             appendNumber("patchOps", response.patch.count, into: &out)
-            append(#","dryRun":"#, to: &out)
-            append(r.dryRun ? "true" : "false", to: &out)
+            out.append(#","dryRun":"#)
+            out.append(r.dryRun ? "true" : "false")
             appendNumber("latencyMicros", Int(latencyNanoseconds / 1000), into: &out)
             out.append(UInt8(ascii: "}"))
         }
     }
 
-    private static func append(_ text: StaticString, to out: inout [UInt8]) {
-        text.withUTF8Buffer { out.append(contentsOf: $0) }
-    }
-
-    private static func appendUTF8(_ text: String, to out: inout [UInt8]) {
-        var text = text
-        text.withUTF8 { out.append(contentsOf: $0) }
-    }
-
     private static func appendNumber(_ key: StaticString, _ value: Int, into out: inout [UInt8]) {
-        append(#",""#, to: &out)
-        append(key, to: &out)
-        append(#"":"#, to: &out)
-        // Decimal digits of a non-negative count, highest first.
-        var power = 1
-        while power <= value / 10 { power *= 10 }
-        while power > 0 {
-            out.append(UInt8(ascii: "0") + UInt8(value / power % 10))
-            power /= 10
-        }
+        out.append(#",""#)
+        out.append(key)
+        out.append(#"":"#)
+        out.append(utf8: String(value))
     }
 }

@@ -14,11 +14,11 @@ extension Array: ByteSink where Element == UInt8 {
 extension ByteSink {
     /// A literal's bytes.
     @inline(__always)
-    mutating func append(_ text: StaticString) { text.withUTF8Buffer { append(bytes: $0) } }
+    public mutating func append(_ text: StaticString) { text.withUTF8Buffer { append(bytes: $0) } }
 
     /// A String's UTF-8, as it is (no escaping).
     @inline(__always)
-    mutating func append(utf8 string: String) {
+    public mutating func append(utf8 string: String) {
         var string = string
         string.withUTF8 { append(bytes: $0) }
     }

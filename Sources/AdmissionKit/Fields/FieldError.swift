@@ -31,7 +31,9 @@ public struct FieldError: Sendable, Equatable, CustomStringConvertible {
 
     /// `detail; hint`, without the path (what `status.details.causes[].message` carries).
     public var message: String {
-        hint.isEmpty ? detail : (FindingText("\(detail); \(hint)")).string
+        guard !hint.isEmpty else { return detail }
+        let text: FindingText = "\(detail); \(hint)"
+        return text.string
     }
 
     public var description: String {

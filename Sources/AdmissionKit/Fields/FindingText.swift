@@ -40,14 +40,7 @@ public struct FindingText: ExpressibleByStringInterpolation, Sendable {
         }
 
         public mutating func appendInterpolation(_ number: Int) {
-            if number < 0 { bytes.append(UInt8(ascii: "-")) }
-            let magnitude = number.magnitude
-            var power: UInt = 1
-            while power <= magnitude / 10 { power *= 10 }
-            while power > 0 {
-                bytes.append(UInt8(ascii: "0") + UInt8(magnitude / power % 10))
-                power /= 10
-            }
+            FieldPath.writeDecimal(number, into: &bytes)
         }
 
         public mutating func appendInterpolation<T: CustomStringConvertible>(_ value: T) {
