@@ -8,7 +8,7 @@ import Glibc
 /// Benchmark program (not a test): time per review — decode + rules + encode — on the
 /// seed review (~3 KB) and on reviews with large `pluginConfig`s, single-threaded.
 ///
-///   swift run -c release admission-bench [--seconds S] [FIXTURE.json ...]
+///   swift run -c release admission-bench [--seconds S] [--endpoint validate|mutate] [FIXTURE.json ...]
 ///   swift run -c release admission-bench --view-size   (heap of a 50k-Service cluster view)
 ///
 /// Prints one line per (input, endpoint): bytes, reviews run, µs per review, MB/s.
@@ -51,11 +51,14 @@ func seedReview(credentials: Int = 2, padTo bytes: Int = 0) -> [UInt8] {
 }
 
 var seconds = 1.0
+var endpoints = WebhookEndpoint.allCases
 var inputs: [(String, [UInt8])] = []
 var args = CommandLine.arguments.dropFirst()
 while let arg = args.popFirst() {
     if arg == "--seconds", let value = args.popFirst().flatMap(Double.init) {
         seconds = value
+    } else if arg == "--endpoint", let endpoint = args.popFirst().flatMap(WebhookEndpoint.init(rawValue:)) {
+        endpoints = [endpoint]
     } else if arg == "--view-size" {
         do {
             try ViewSize.run()
@@ -86,7 +89,7 @@ let webhook = AdmissionWebhook.wasmPlugins(settings: settings)
 print("input                      bytes  endpoint   reviews      µs/review     MB/s")
 var sink = 0
 for (name, body) in inputs {
-    for endpoint in WebhookEndpoint.allCases {
+    for endpoint in endpoints {
         // Warm up, then run for the time budget.
         for _ in 0..<3 { sink &+= (try? webhook.review(endpoint, body: body).body.count) ?? 0 }
         var count = 0

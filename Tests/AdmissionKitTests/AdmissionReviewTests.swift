@@ -109,6 +109,16 @@ private struct DemoPolicy: Validator, Defaulter {
         #expect(WarningList.render(warnings) == ["spec.a: dup", "spec.b: dup", "spec.c: dup", "top"])
     }
 
+    /// `\(quoted:)` in a finding is the value as a JSON string literal, as
+    /// `JSON.string(…).compactText` writes it (quotes, backslashes, control bytes, non-ASCII).
+    @Test func quotedInterpolationIsTheJSONLiteral() {
+        for value in ["ftp", "", "a\"b", "back\\slash", "tab\tnl\n\u{01}", "é€😀", "</script>", "\u{7F}\u{2028}"] {
+            let text: FindingText = "scheme \(quoted: value) and \(quoted: Substring(value))."
+            let literal = JSON.string(value).compactText
+            #expect(text.string == "scheme \(literal) and \(literal).", "\(value)")
+        }
+    }
+
     /// Runes (Unicode scalars) as the apiserver counts them, across the 8-byte words the
     /// count reads and their tails.
     @Test func runeCountIsTheScalarCount() {

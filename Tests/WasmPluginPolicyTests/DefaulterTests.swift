@@ -138,7 +138,7 @@ func defaults(_ specText: String, namespace: String = "default", settings: Polic
     @Test(arguments: [
         "ghcr.io/x/basic_auth:1.12.0", "localhost:5000/img", "192.168.1.1:5000/x@sha256:abc", "//ghcr.io/x/basic_auth:1",
         "OCI://ghcr.io/x/y.wasm", "HTTPS://example.com/filters/f.wasm?x=1#f", "Http://u:p@h:8080/a/", "docker.io/library/nginx",
-        "img", "FILE:///opt/x.wasm",
+        "img", "FILE:///opt/x.wasm", "HTTPS:example.com/f.wasm",
     ])
     func normalizedURLIsTheParseOfTheNormalizedText(_ raw: String) throws {
         let url = ModuleURL(raw)

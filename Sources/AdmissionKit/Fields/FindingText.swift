@@ -39,6 +39,12 @@ public struct FindingText: ExpressibleByStringInterpolation, Sendable {
             appendInterpolation(text.string)
         }
 
+        /// `text` as a JSON string literal, quoted and escaped: how findings show a value
+        /// (what `JSON.string(text).compactText` writes, without building either).
+        public mutating func appendInterpolation(quoted text: some StringProtocol) {
+            JSONWriter.writeString(String(text), to: &bytes)
+        }
+
         public mutating func appendInterpolation(_ number: Int) {
             FieldPath.writeDecimal(number, into: &bytes)
         }

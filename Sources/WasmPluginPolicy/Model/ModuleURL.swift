@@ -2,7 +2,11 @@
 /// webhook and pilot) would see it, so we can explain the cases Istio gets wrong:
 /// `localhost:5000/img` parses with scheme "localhost"; `192.168.1.1:5000/x` is admitted and
 /// then dropped by pilot; `/opt/x.wasm` becomes `oci:///opt/x.wasm`.
-public struct ModuleURL: Sendable, Equatable {
+///
+/// A class: its parts are a dozen Substrings, each holding a reference to the text, and
+/// every rule that read `input.url` as a struct retained and released all of them (a few
+/// percent of the server's CPU under load went to copying urls).
+public final class ModuleURL: Sendable, Equatable {
     public enum Shape: Sendable, Equatable {
         /// `scheme:rest` with a syntactically valid scheme (any case).
         case scheme(String)
@@ -32,6 +36,8 @@ public struct ModuleURL: Sendable, Equatable {
     public let moduleName: String
     /// The scheme lowercased, or nil when there is none.
     public let scheme: String?
+    /// `scheme://`, not just `scheme:`.
+    public let hasSlashesAfterScheme: Bool
     /// What Istio will fetch: scheme-less references become `oci://`.
     public let effectiveScheme: String?
 
@@ -69,6 +75,7 @@ public struct ModuleURL: Sendable, Equatable {
             OCIReference(registry: o.registry.map(sub), repository: sub(o.repository), tag: o.tag.map(sub), digest: o.digest.map(sub))
         }
         moduleName = String(sub(parts.module))
+        hasSlashesAfterScheme = parts.slashesAfterScheme
     }
 
     private struct Parts {
@@ -78,6 +85,7 @@ public struct ModuleURL: Sendable, Equatable {
         var host: Range<Int>
         var oci: OCI?
         var module: Range<Int>
+        var slashesAfterScheme: Bool
     }
 
     private static func parts(_ b: UnsafeBufferPointer<UInt8>, shape: Shape, isOCI: Bool) -> Parts {
@@ -99,10 +107,14 @@ public struct ModuleURL: Sendable, Equatable {
         }
         // The text after `scheme://` (or after `//`, or all of it).
         var refStart = 0
+        var slashesAfterScheme = false
         switch shape {
         case .scheme(let s):
             refStart = s.utf8.count + 1
-            if refStart + 1 < b.count, b[refStart] == slash, b[refStart + 1] == slash { refStart += 2 }
+            if refStart + 1 < b.count, b[refStart] == slash, b[refStart + 1] == slash {
+                refStart += 2
+                slashesAfterScheme = true
+            }
         case .networkPath: refStart = 2
         default: break
         }
@@ -147,7 +159,7 @@ public struct ModuleURL: Sendable, Equatable {
         if module.count > 5, b[(module.upperBound - 5)..<module.upperBound].elementsEqual(".wasm".utf8) {
             module = module.lowerBound..<(module.upperBound - 5)
         }
-        return Parts(reference: reference, authority: authority, host: host, oci: oci, module: module)
+        return Parts(reference: reference, authority: authority, host: host, oci: oci, module: module, slashesAfterScheme: slashesAfterScheme)
     }
 
     /// The url with `oci://` added to a scheme-less registry reference and the scheme
@@ -159,6 +171,12 @@ public struct ModuleURL: Sendable, Equatable {
         case .scheme(let s) where s != s.lowercased(): s.lowercased() + raw.dropFirst(s.count)
         default: nil
         }
+    }
+
+    public static func == (a: ModuleURL, b: ModuleURL) -> Bool {
+        a.raw == b.raw && a.shape == b.shape && a.reference == b.reference && a.authority == b.authority && a.host == b.host
+            && a.oci == b.oci && a.moduleName == b.moduleName && a.scheme == b.scheme && a.effectiveScheme == b.effectiveScheme
+            && a.hasSlashesAfterScheme == b.hasSlashesAfterScheme
     }
 
     /// `ModuleURL(normalized)`, without parsing it again: normalising only adds or
@@ -179,18 +197,31 @@ public struct ModuleURL: Sendable, Equatable {
         host = original.host
         oci = original.oci
         moduleName = original.moduleName
+        // `oci://` is added to scheme-less urls, `oci:` to `//host/…`; a lowercased scheme keeps what followed it.
+        if case .scheme = original.shape { hasSlashesAfterScheme = original.hasSlashesAfterScheme } else { hasSlashesAfterScheme = true }
     }
 
     /// An OCI reference split the way the agent's image fetcher splits it
     /// (go-containerregistry `name.ParseReference`, weak validation): `repo@digest`, a tag
     /// after the last ':' that is not followed by '/', and a registry only when the first
     /// path component has a '.' or ':' (otherwise the image is on Docker Hub).
-    public struct OCIReference: Sendable, Equatable {
+    public final class OCIReference: Sendable, Equatable {
         /// nil: Docker Hub (`index.docker.io`).
-        public var registry: Substring?
-        public var repository: Substring
-        public var tag: Substring?
-        public var digest: Substring?
+        public let registry: Substring?
+        public let repository: Substring
+        public let tag: Substring?
+        public let digest: Substring?
+
+        init(registry: Substring?, repository: Substring, tag: Substring?, digest: Substring?) {
+            self.registry = registry
+            self.repository = repository
+            self.tag = tag
+            self.digest = digest
+        }
+
+        public static func == (a: OCIReference, b: OCIReference) -> Bool {
+            a.registry == b.registry && a.repository == b.repository && a.tag == b.tag && a.digest == b.digest
+        }
 
         /// What the fetcher resolves it to, e.g. `index.docker.io/library/test:latest`.
         public var resolved: String {

@@ -15,8 +15,8 @@ final class RuleInput {
     let settings: PolicySettings
     /// What stops Istio parsing `url`, and an unsupported or mis-cased scheme (each rule
     /// below reads them; worked out once).
-    let urlSyntaxProblem: (detail: String, hint: String)?
-    let urlSchemeProblem: (detail: String, hint: String, kind: FieldError.Kind)?
+    let urlSyntaxProblem: (detail: FindingText, hint: FindingText)?
+    let urlSchemeProblem: (detail: FindingText, hint: FindingText, kind: FieldError.Kind)?
     /// `url` when it has neither problem: the url rules past those two judge only this.
     let judgedURL: ModuleURL?
     /// The OCI reference the agent would fetch, when it parses.

@@ -41,8 +41,8 @@ enum ScalarRules {
         let namespace = name[..<slash]
         r.report(
             FieldPath("spec", "imagePullSecret"),
-            "Istio reads only the Secret's name and looks it up in the WasmPlugin's namespace\(input.namespace.isEmpty ? "" : " (\(input.namespace))"), not in \(JSON.string(String(namespace.prefix(63))).compactText)",
-            hint: "write just \(JSON.string(String(name[name.index(after: slash)...].prefix(253))).compactText) and copy the Secret into this namespace")
+            "Istio reads only the Secret's name and looks it up in the WasmPlugin's namespace\(input.namespace.isEmpty ? "" : " (\(input.namespace))"), not in \(quoted: String(namespace.prefix(63)))",
+            hint: "write just \(quoted: String(name[name.index(after: slash)...].prefix(253))) and copy the Secret into this namespace")
     }
 
     /// `kubernetes://` is the resource-name form Istio also accepts.
@@ -160,7 +160,7 @@ enum VMConfigRules {
 
     static func envValueLength(_ input: RuleInput, _ r: inout ValidationResult) {
         for (path, entry) in entries(input) {
-            guard let value = entry.string("value"), value.count > 2048 else { continue }
+            guard let value = entry.string("value"), value.utf8.count > 2048, value.count > 2048 else { continue }
             r.report(FieldError(.tooLong, path.child("value"), "is \(value.count) characters, at most 2048 are allowed"))
         }
     }

@@ -144,12 +144,12 @@ enum TargetingRules {
             } else if ref.string("kind") == "Service" {
                 if !DNSNames.isLabel1035(name) {
                     r.report(
-                        namePath(), "no Service can be named \(JSON.string(String(name.prefix(63))).compactText), so this attaches to nothing",
+                        namePath(), "no Service can be named \(quoted: String(name.prefix(63))), so this attaches to nothing",
                         hint: "a Service name is a DNS-1035 label: at most 63 of a-z, 0-9 and '-', starting with a letter")
                 }
             } else if !DNSNames.isSubdomain(name) {
                 r.report(
-                    namePath(), "no object can be named \(JSON.string(String(name.prefix(63))).compactText), so this attaches to nothing",
+                    namePath(), "no object can be named \(quoted: String(name.prefix(63))), so this attaches to nothing",
                     hint: "a name is a DNS-1123 subdomain: lowercase a-z, 0-9, '-' and '.'")
             }
         }
@@ -176,7 +176,7 @@ enum TargetingRules {
             guard !supportedKinds.contains(kind) else { continue }
             let suggestion = supportedKinds.names.first { $0.lowercased() == kind.lowercased() }
             let hint: FindingText = suggestion.map { "did you mean \($0)? kind is case-sensitive" } ?? "use Gateway, GatewayClass, Service or ServiceEntry"
-            r.report(FieldError(.notSupported, path.child("kind"), "unsupported kind \(JSON.string(String(kind.prefix(63))).compactText)", hint: hint))
+            r.report(FieldError(.notSupported, path.child("kind"), "unsupported kind \(quoted: String(kind.prefix(63)))", hint: hint))
         }
     }
 
@@ -195,7 +195,7 @@ enum TargetingRules {
             } else {
                 r.report(
                     FieldError(
-                        .notSupported, path.child("group"), "\(kind) is not in group \(JSON.string(String(group.prefix(253))).compactText)",
+                        .notSupported, path.child("group"), "\(kind) is not in group \(quoted: String(group.prefix(253)))",
                         hint: expected.isEmpty ? "use group \"\" (core) for Service" : "use group \(expected)"))
             }
         }

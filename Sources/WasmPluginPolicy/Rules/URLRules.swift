@@ -4,6 +4,8 @@ import AdmissionKit
 /// `validateWasmPluginSHA`; pilot `extensions.go` builds the data source; the agent's
 /// image fetcher parses OCI references with go-containerregistry `pkg/name`).
 enum URLRules {
+    private static let slash = UInt8(ascii: "/")
+    private static let dot = UInt8(ascii: ".")
     static let url$ = FieldPath("spec", "url")
     static let sha$ = FieldPath("spec", "sha256")
 
@@ -18,7 +20,7 @@ enum URLRules {
     }
 
     /// What stops Go's url parser (CRD CEL, istiod, pilot) or leaves Istio nothing to fetch.
-    static func syntaxProblem(_ url: ModuleURL) -> (detail: String, hint: String)? {
+    static func syntaxProblem(_ url: ModuleURL) -> (detail: FindingText, hint: FindingText)? {
         let raw = url.raw
         switch url.shape {
         case .invalid(let why):
@@ -30,9 +32,9 @@ enum URLRules {
                 "write oci://\(abbreviated(raw)) (the mutating webhook adds it)"
             )
         case .scheme(let written):
-            let scheme = written.lowercased()
+            let scheme = url.scheme ?? written.lowercased()
             guard ModuleURL.supportedSchemes.contains(scheme) else { return nil }  // url-scheme-supported
-            guard raw.utf8.dropFirst(written.utf8.count + 1).starts(with: "//".utf8) else {
+            guard url.hasSlashesAfterScheme else {
                 return ("url must be \(scheme)://…", "write \(scheme)://\(abbreviated(String(raw.dropFirst(written.count + 1))))")
             }
             if scheme == "file" {
@@ -47,40 +49,44 @@ enum URLRules {
     }
 
     /// Go's url.Parse refuses a non-numeric port, and pilot then drops the plugin.
-    private static func hostProblem(_ url: ModuleURL, scheme: String) -> (detail: String, hint: String)? {
+    private static func hostProblem(_ url: ModuleURL, scheme: String) -> (detail: FindingText, hint: FindingText)? {
         if url.host.isEmpty { return ("url has no host", "write \(scheme)://HOST/PATH") }
         let authority = url.authority
-        guard authority.utf8.first != UInt8(ascii: "["), let colon = authority.utf8.firstIndex(of: UInt8(ascii: ":")) else { return nil }
+        // On the bytes first: most urls have no port, and Substring.UTF8View searches are generic.
+        guard authority.withBytes({ $0.first != UInt8(ascii: "[") && $0.contains(UInt8(ascii: ":")) }),
+            let colon = authority.utf8.firstIndex(of: UInt8(ascii: ":"))
+        else { return nil }
         let port = authority[authority.utf8.index(after: colon)...]
         guard !port.utf8.allSatisfy({ $0 >= 0x30 && $0 <= 0x39 }) else { return nil }
         let host = url.host
-        let hint =
+        let hint: FindingText =
             scheme == "oci" && !url.reference.contains("/")
             ? "an image needs its registry: write oci://docker.io/library/\(abbreviated(String(url.reference))) for Docker Hub, or oci://REGISTRY/\(abbreviated(String(url.reference)))"
             : "write \(scheme)://\(host)/PATH, with a port only as digits"
         return (
-            "\(JSON.string(":" + String(port.prefix(40))).compactText) after host \(JSON.string(String(host.prefix(63))).compactText) is read as a port, which Istio cannot parse, so the plugin is dropped",
+            "\(quoted: ":" + String(port.prefix(40))) after host \(quoted: String(host.prefix(63))) is read as a port, which Istio cannot parse, so the plugin is dropped",
             hint
         )
     }
 
     static func syntax(_ input: RuleInput, _ r: inout ValidationResult) {
         guard let problem = input.urlSyntaxProblem else { return }
-        r.report(url$, FindingText(problem.detail), hint: FindingText(problem.hint))
+        r.report(url$, problem.detail, hint: problem.hint)
     }
 
     /// istiod: "url contains unsupported scheme"; pilot strips only a lowercase `file://`.
-    static func schemeProblem(_ url: ModuleURL) -> (detail: String, hint: String, kind: FieldError.Kind)? {
+    static func schemeProblem(_ url: ModuleURL) -> (detail: FindingText, hint: FindingText, kind: FieldError.Kind)? {
         guard case .scheme(let written) = url.shape else { return nil }
         let scheme = written.lowercased()
         guard ModuleURL.supportedSchemes.contains(scheme) else {
-            let rest = url.raw.dropFirst(written.count + 1)
+            let rest = url.raw.utf8.dropFirst(written.utf8.count + 1)
             // `name:tag` reads as scheme `name`: Go's parser (and so Istio) sees a url.
-            let hint =
-                rest.hasPrefix("//") || rest.isEmpty
+            let hint: FindingText =
+                rest.isEmpty || rest.starts(with: "//".utf8)
                 ? "use oci://, https://, http:// or file://"
                 : "\(written): reads as a url scheme; for an image write oci://REGISTRY/\(abbreviated(url.raw)), e.g. oci://docker.io/library/\(abbreviated(url.raw)) on Docker Hub"
-            return ("unsupported url scheme \(JSON.string(String(written.prefix(32))).compactText)", hint, .notSupported)
+            // A scheme is ASCII: 32 bytes are 32 characters.
+            return ("unsupported url scheme \(quoted: written.utf8.count > 32 ? String(written.prefix(32)) : written)", hint, .notSupported)
         }
         if written != scheme, scheme == "file" {
             return ("scheme must be lowercase: Istio strips only a lowercase file:// prefix", "write file://", .invalid)
@@ -90,7 +96,7 @@ enum URLRules {
 
     static func schemeSupported(_ input: RuleInput, _ r: inout ValidationResult) {
         guard let problem = input.urlSchemeProblem else { return }
-        r.report(FieldError(problem.kind, url$, FindingText(problem.detail), hint: FindingText(problem.hint)))
+        r.report(FieldError(problem.kind, url$, problem.detail, hint: problem.hint))
     }
 
     /// No scheme: pilot makes it `oci://…` (a bare name is a Docker Hub image).
@@ -117,7 +123,7 @@ enum URLRules {
         guard let url = input.judgedURL, url.effectiveScheme == "file", url.reference.utf8.first != UInt8(ascii: "/") else { return }
         let path = url.reference
         r.report(
-            url$, "Envoy gets the relative path \(JSON.string(abbreviated(String(path))).compactText) (Istio strips only file://)",
+            url$, "Envoy gets the relative path \(quoted: abbreviated(String(path))) (Istio strips only file://)",
             hint: "write file:///\(abbreviated(String(path))) for an absolute path (three slashes; file:// takes no host)")
     }
 
@@ -125,29 +131,29 @@ enum URLRules {
     /// [A-Za-z0-9_.-], 1..127; digest `sha256:` + 64 lowercase hex.
     static func ociReference(_ input: RuleInput, _ r: inout ValidationResult) {
         guard let oci = input.judgedURL?.oci else { return }
-        for problem in referenceProblems(oci) { r.report(url$, FindingText(problem.detail), hint: FindingText(problem.hint)) }
+        for problem in referenceProblems(oci) { r.report(url$, problem.detail, hint: problem.hint) }
     }
 
-    static func referenceProblems(_ oci: ModuleURL.OCIReference) -> [(detail: String, hint: String)] {
-        var problems: [(detail: String, hint: String)] = []
+    static func referenceProblems(_ oci: ModuleURL.OCIReference) -> [(detail: FindingText, hint: FindingText)] {
+        var problems: [(detail: FindingText, hint: FindingText)] = []
         let repository = oci.repository
         // `oci://ghcr.io` is the Docker Hub repository library/ghcr.io to the agent: meant
         // as a registry, it names no repository.
-        if repository.isEmpty || (oci.registry == nil && !repository.contains("/") && repository.contains(".")) {
+        if repository.isEmpty || (oci.registry == nil && !repository.withBytes({ $0.contains(slash) }) && repository.withBytes({ $0.contains(dot) })) {
             problems.append(("OCI url names no repository", "write oci://REGISTRY/REPOSITORY:TAG"))
         } else if repository.utf8.count < 2 || repository.utf8.count > 255 {
-            problems.append(("repository \(JSON.string(abbreviated(String(repository))).compactText) must be 2 to 255 characters; the agent cannot parse it", "name the image's full repository"))
+            problems.append(("repository \(quoted: abbreviated(String(repository))) must be 2 to 255 characters; the agent cannot parse it", "name the image's full repository"))
         } else if let bad = repository.withBytes({ $0.first(where: { !isRepositoryByte($0) }) }) {
             let upper = bad >= 0x41 && bad <= 0x5A
-            let what = upper ? "upper-case letters" : bad >= 0x80 ? "non-ASCII characters" : "the character \(JSON.string(String(UnicodeScalar(bad))).compactText)"
+            let what: FindingText = upper ? "upper-case letters" : bad >= 0x80 ? "non-ASCII characters" : "the character \(quoted: String(UnicodeScalar(bad)))"
             problems.append((
-                "repository \(JSON.string(abbreviated(String(repository))).compactText) has \(what); the agent cannot parse it and the plugin never loads",
+                "repository \(quoted: abbreviated(String(repository))) has \(what); the agent cannot parse it and the plugin never loads",
                 upper ? "OCI repositories are lowercase: write \(abbreviated(repository.lowercased()))" : "use a-z, 0-9, '.', '_', '-' and '/'"
             ))
         }
         if let tag = oci.tag, tag.isEmpty || tag.utf8.count > 127 || !tag.withBytes({ $0.allSatisfy(isTagByte) }) {
             let plus = tag.contains("+") ? " ('+' is not allowed in a tag; registries write it as '_')" : ""
-            problems.append(("tag \(JSON.string(abbreviated(String(tag))).compactText) is not a valid OCI tag\(plus); the agent cannot parse it", "a tag is 1-127 of A-Z, a-z, 0-9, '_', '.', '-'"))
+            problems.append(("tag \(quoted: abbreviated(String(tag))) is not a valid OCI tag\(plus); the agent cannot parse it", "a tag is 1-127 of A-Z, a-z, 0-9, '_', '.', '-'"))
         }
         if let digest = oci.digest, !isSHA256Hex(digest.hasPrefix("sha256:") ? digest.dropFirst(7) : "") {
             problems.append(("image digest must be sha256: followed by 64 lowercase hex digits", "copy the digest from the registry"))
@@ -257,6 +263,9 @@ enum URLRules {
     }
 
     static func abbreviated(_ s: String) -> String {
-        s.count > 80 ? String(s.prefix(80)) + "…" : s
+        // At most 80 bytes is at most 80 characters; counting Characters walks grapheme
+        // breaks (~1,500 instructions for a url), so only longer text is counted.
+        guard s.utf8.count > 80, s.count > 80 else { return s }
+        return String(s.prefix(80)) + "…"
     }
 }
