@@ -104,6 +104,19 @@ private struct DemoPolicy: Validator, Defaulter {
         #expect(rendered.dropLast().reduce(0) { $0 + $1.unicodeScalars.count } <= 4096)
     }
 
+    /// One annotation per rule in the order rules first applied; at most five paths each,
+    /// the rest counted.
+    @Test func auditAnnotationsGroupPathsByRule() {
+        let applied =
+            [AppliedDefault(rule: "url-scheme", path: FieldPath("spec", "url"))]
+            + (0..<7).map { AppliedDefault(rule: "credential-base64", path: FieldPath([.key("spec"), .key("c"), .index($0)])) }
+            + [AppliedDefault(rule: "url-scheme", path: FieldPath("spec", "url2")), AppliedDefault(rule: "phase", path: FieldPath("spec", "phase"))]
+        let rendered = AuditAnnotations.render(applied)
+        #expect(rendered.map(\.key) == ["url-scheme", "credential-base64", "phase"])
+        #expect(rendered.map(\.value) == ["spec.url,spec.url2", "spec.c[0],spec.c[1],spec.c[2],spec.c[3],spec.c[4] (+2 more)", "spec.phase"])
+        #expect(AuditAnnotations.render([]).isEmpty)
+    }
+
     @Test func fewWarningsAreDedupedInOrder() {
         let warnings = ["a", "b", "a", "c", "b"].map { FieldWarning(FieldPath("spec", $0), "dup") } + [FieldWarning(FieldPath(), "top")]
         #expect(WarningList.render(warnings) == ["spec.a: dup", "spec.b: dup", "spec.c: dup", "top"])

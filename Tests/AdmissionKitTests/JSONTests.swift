@@ -217,3 +217,21 @@ import Testing
         }
     }
 }
+
+@Suite struct FieldPathTests {
+    /// The bit masks are the rule they replace, byte for byte.
+    @Test func plainKeyBytesAreLettersDigitsUnderscoreAndDash() {
+        for b in 0...255 {
+            let c = UInt8(b)
+            let spelled = (c >= 0x61 && c <= 0x7A) || (c >= 0x41 && c <= 0x5A) || (c >= 0x30 && c <= 0x39) || c == UInt8(ascii: "_") || c == UInt8(ascii: "-")
+            #expect(FieldPath.isPlainKeyByte(c) == spelled, "byte \(b)")
+        }
+    }
+
+    @Test func descriptionsAndPointers() {
+        let path = FieldPath([.key("spec"), .key("selector"), .key("matchLabels"), .key("app.kubernetes.io/name"), .index(12), .key("a_b-9"), .key(""), .key("é"), .key("~x/y")])
+        #expect(path.description == "spec.selector.matchLabels[app.kubernetes.io/name][12].a_b-9[][é][~x/y]")
+        #expect(path.jsonPointer == "/spec/selector/matchLabels/app.kubernetes.io~1name/12/a_b-9//é/~0x~1y")
+        #expect(FieldPath([.index(3), .key("k")]).description == "[3].k")
+    }
+}

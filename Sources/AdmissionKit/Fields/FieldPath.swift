@@ -48,30 +48,46 @@ public struct FieldPath: Sendable, Hashable, CustomStringConvertible {
     /// `description`'s bytes, appended (built as bytes: a String `+=` checks grapheme
     /// boundaries at every join, ~10× the cost, and paths are rendered on every finding).
     func writeDescription<Sink: ByteSink>(to out: inout Sink) {
-        for (n, step) in steps.enumerated() {
-            let first = n == 0
-            switch step {
-            case .index(let i):
-                out.append(UInt8(ascii: "["))
-                FieldPath.writeDecimal(i, into: &out)
-                out.append(UInt8(ascii: "]"))
-            case .key(var k):
-                k.withUTF8 { key in
-                    if key.isEmpty || !key.allSatisfy(FieldPath.isPlainKeyByte) {
-                        out.append(UInt8(ascii: "["))
-                        out.append(bytes: key)
-                        out.append(UInt8(ascii: "]"))
-                    } else {
-                        if !first { out.append(UInt8(ascii: ".")) }
-                        out.append(bytes: key)
+        // Steps borrowed from the buffer, keys read in place: iterating the array copied
+        // each step (its key retained and released), and a finding's path is written twice.
+        steps.withUnsafeBufferPointer { steps in
+            for n in steps.indices {
+                switch steps[n] {
+                case .index(let i):
+                    out.append(UInt8(ascii: "["))
+                    FieldPath.writeDecimal(i, into: &out)
+                    out.append(UInt8(ascii: "]"))
+                case .key(let k):
+                    FieldPath.withUTF8(k) { key in
+                        if key.isEmpty || !key.allSatisfy(FieldPath.isPlainKeyByte) {
+                            out.append(UInt8(ascii: "["))
+                            out.append(bytes: key)
+                            out.append(UInt8(ascii: "]"))
+                        } else {
+                            if n > 0 { out.append(UInt8(ascii: ".")) }
+                            out.append(bytes: key)
+                        }
                     }
                 }
             }
         }
     }
 
-    private static func isPlainKeyByte(_ b: UInt8) -> Bool {
-        (b >= 0x61 && b <= 0x7A) || (b >= 0x41 && b <= 0x5A) || (b >= 0x30 && b <= 0x39) || b == UInt8(ascii: "_") || b == UInt8(ascii: "-")
+    /// A key's UTF-8 in place (a native String always has it; the copy is for others).
+    @inline(__always)
+    static func withUTF8<R>(_ key: String, _ body: (UnsafeBufferPointer<UInt8>) -> R) -> R {
+        if let result = key.utf8.withContiguousStorageIfAvailable(body) { return result }
+        var key = key
+        return key.withUTF8(body)
+    }
+
+    /// A-Z, a-z, 0-9, '_' and '-', as two 64-bit masks over ASCII.
+    @inline(__always)
+    static func isPlainKeyByte(_ b: UInt8) -> Bool {
+        let low: UInt64 = 0x03FF_2000_0000_0000  // '-' and '0'...'9'
+        let high: UInt64 = 0x07FF_FFFE_87FF_FFFE  // 'A'...'Z', '_', 'a'...'z'
+        guard b < 128 else { return false }
+        return ((b < 64 ? low : high) >> UInt64(b & 63)) & 1 == 1
     }
 
     /// RFC 6901: `~` becomes `~0` and `/` becomes `~1`.
@@ -84,21 +100,23 @@ public struct FieldPath: Sendable, Hashable, CustomStringConvertible {
 
     /// `jsonPointer`'s bytes, appended.
     func writePointer<Sink: ByteSink>(to out: inout Sink) {
-        for step in steps {
-            out.append(UInt8(ascii: "/"))
-            switch step {
-            case .index(let i): FieldPath.writeDecimal(i, into: &out)
-            case .key(var k):
-                k.withUTF8 { key in
-                    guard key.contains(where: { $0 == UInt8(ascii: "~") || $0 == UInt8(ascii: "/") }) else {
-                        out.append(bytes: key)  // the usual case: nothing to escape
-                        return
-                    }
-                    for b in key {
-                        switch b {
-                        case UInt8(ascii: "~"): out.append("~0")
-                        case UInt8(ascii: "/"): out.append("~1")
-                        default: out.append(b)
+        steps.withUnsafeBufferPointer { steps in
+            for step in steps {
+                out.append(UInt8(ascii: "/"))
+                switch step {
+                case .index(let i): FieldPath.writeDecimal(i, into: &out)
+                case .key(let k):
+                    FieldPath.withUTF8(k) { key in
+                        guard key.contains(where: { $0 == UInt8(ascii: "~") || $0 == UInt8(ascii: "/") }) else {
+                            out.append(bytes: key)  // the usual case: nothing to escape
+                            return
+                        }
+                        for b in key {
+                            switch b {
+                            case UInt8(ascii: "~"): out.append("~0")
+                            case UInt8(ascii: "/"): out.append("~1")
+                            default: out.append(b)
+                            }
                         }
                     }
                 }

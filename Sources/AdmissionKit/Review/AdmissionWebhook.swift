@@ -115,28 +115,34 @@ enum AuditAnnotations {
     static let maxPathsPerRule = 5
 
     /// One annotation per rule: key = rule id, value = the fields it changed. Rule ids are
-    /// few (a handful), edits can be 100,000s: one pass, each rule found by a short scan.
+    /// few (a handful), edits can be 100,000s: the ids are found in one pass, then each
+    /// rule's paths written into one reused buffer.
     static func render(_ applied: [AppliedDefault]) -> [(key: String, value: String)] {
-        var rules: [(id: String, paths: Int, value: ByteWriter)] = []
-        rules.reserveCapacity(8)  // a handful of rules: one allocation, not one per doubling
-        for a in applied {
-            let k: Int
-            if let found = rules.firstIndex(where: { $0.id == a.rule }) {
-                k = found
-            } else {
-                rules.append((a.rule, 0, ByteWriter(capacity: 64)))
-                k = rules.count - 1
+        applied.withUnsafeBufferPointer { applied in
+            var rules: [String] = []
+            rules.reserveCapacity(8)
+            for i in applied.indices where !rules.contains(applied[i].rule) { rules.append(applied[i].rule) }
+            let text = ByteWriter(capacity: 128)
+            var annotations: [(key: String, value: String)] = []
+            annotations.reserveCapacity(rules.count)
+            for rule in rules {
+                text.removeAll()
+                var out = text
+                var paths = 0
+                for i in applied.indices where applied[i].rule == rule {
+                    paths += 1
+                    guard paths <= maxPathsPerRule else { continue }
+                    if paths > 1 { out.append(UInt8(ascii: ",")) }
+                    applied[i].path.writeDescription(to: &out)
+                }
+                if paths > maxPathsPerRule {
+                    out.append(" (+")
+                    FieldPath.writeDecimal(paths - maxPathsPerRule, into: &out)
+                    out.append(" more)")
+                }
+                annotations.append((key: rule, value: text.withBytes { String(decoding: $0, as: UTF8.self) }))
             }
-            rules[k].paths += 1
-            guard rules[k].paths <= maxPathsPerRule else { continue }
-            var out = rules[k].value
-            if rules[k].paths > 1 { out.append(UInt8(ascii: ",")) }
-            a.path.writeDescription(to: &out)
-        }
-        return rules.map { rule in
-            var value = rule.value.withBytes { String(decoding: $0, as: UTF8.self) }
-            if rule.paths > maxPathsPerRule { value += " (+\(rule.paths - maxPathsPerRule) more)" }
-            return (key: rule.id, value: value)
+            return annotations
         }
     }
 }

@@ -109,8 +109,13 @@ enum ObjectRules {
 extension JSONObject {
     /// The object items of a list member with their paths (other items skipped).
     func objectItems(_ key: String, at path: FieldPath) -> [(FieldPath, JSONObject)] {
-        guard let items = self[key]?.arrayValue else { return [] }
-        return items.enumerated().compactMap { i, item in item.objectValue.map { (path.index(i), $0) } }
+        guard case .array(let items)? = self[key] else { return [] }
+        var out: [(FieldPath, JSONObject)] = []
+        out.reserveCapacity(items.count)
+        for i in items.indices {
+            if case .object(let object) = items[i] { out.append((path.index(i), object)) }
+        }
+        return out
     }
 
     func string(_ key: String) -> String? { self[key]?.stringValue }

@@ -24,10 +24,12 @@ enum TargetingRules {
 
     /// The targetRef objects with their paths: the deprecated `targetRef` and `targetRefs`.
     static func collectRefs(_ spec: JSONObject) -> [(FieldPath, JSONObject)] {
-        var out: [(FieldPath, JSONObject)] = []
-        if let ref = spec["targetRef"]?.objectValue { out.append((spec$.child("targetRef"), ref)) }
-        return out + spec.objectItems("targetRefs", at: spec$.child("targetRefs"))
+        // The usual spec has targetRefs alone: that list as it is, no concatenation.
+        guard let ref = spec["targetRef"]?.objectValue else { return spec.objectItems("targetRefs", at: targetRefs$) }
+        return [(spec$.child("targetRef"), ref)] + spec.objectItems("targetRefs", at: targetRefs$)
     }
+
+    private static let targetRefs$ = FieldPath("spec", "targetRefs")
 
     static func isSet(_ value: JSON?) -> Bool { value.map { !$0.isNull } ?? false }
 
