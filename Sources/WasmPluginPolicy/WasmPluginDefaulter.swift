@@ -34,6 +34,11 @@ public struct WasmPluginDefaulter: Defaulter {
     }
 
     private let spec$ = FieldPath("spec")
+    // Built once: each `child` allocates, and a mutation writes each path twice (edit and annotation).
+    private static let targetRefs$ = FieldPath("spec", "targetRefs")
+    private static let url$ = FieldPath("spec", "url")
+    private static let phase$ = FieldPath("spec", "phase")
+    private static let pullPolicy$ = FieldPath("spec", "imagePullPolicy")
 
     private func spec(_ editor: ObjectEditor) -> JSONObject {
         editor.object["spec"]?.objectValue ?? JSONObject()
@@ -43,9 +48,9 @@ public struct WasmPluginDefaulter: Defaulter {
     private func convertTargetRef(_ editor: inout ObjectEditor, _ applied: inout [AppliedDefault]) {
         let spec = spec(editor)
         guard let ref = spec["targetRef"]?.objectValue, !TargetingRules.isSet(spec["selector"]), !TargetingRules.isSet(spec["targetRefs"]) else { return }
-        editor.set(spec$.child("targetRefs"), .array([.object(ref)]))
+        editor.set(Self.targetRefs$, .array([.object(ref)]))
         editor.remove(spec$.child("targetRef"))
-        applied.append(AppliedDefault(rule: "targetref-to-targetrefs", path: spec$.child("targetRefs")))
+        applied.append(AppliedDefault(rule: "targetref-to-targetrefs", path: Self.targetRefs$))
     }
 
     /// A selector naming one Gateway API gateway → a Gateway targetRef. Not in the root
@@ -61,9 +66,9 @@ public struct WasmPluginDefaulter: Defaulter {
             spec["selector"]?.objectValue?.count == 1
         else { return }
         let ref: JSON = ["group": .string(TargetingRules.gatewayGroup), "kind": "Gateway", "name": .string(gateway)]
-        editor.set(spec$.child("targetRefs"), [ref])
+        editor.set(Self.targetRefs$, [ref])
         editor.remove(spec$.child("selector"))
-        applied.append(AppliedDefault(rule: "selector-to-targetrefs", path: spec$.child("targetRefs")))
+        applied.append(AppliedDefault(rule: "selector-to-targetrefs", path: Self.targetRefs$))
     }
 
     /// Gateway/GatewayClass/ServiceEntry refs without a group get theirs.
@@ -75,7 +80,7 @@ public struct WasmPluginDefaulter: Defaulter {
             else { continue }
             let current = ref["group"]
             guard current == nil || current == .string("") || current == .null else { continue }
-            let path = spec$.child("targetRefs").index(i).child("group")
+            let path = FieldPath([.key("spec"), .key("targetRefs"), .index(i), .key("group")])
             editor.set(path, .string(group))
             applied.append(AppliedDefault(rule: "targetref-group", path: path))
         }
@@ -84,8 +89,8 @@ public struct WasmPluginDefaulter: Defaulter {
     /// Scheme-less registry references get `oci://`; an upper-case scheme is lowercased.
     private func normalizeURL(_ url: inout ModuleURL?, _ editor: inout ObjectEditor, _ applied: inout [AppliedDefault]) {
         guard let fixed = url?.normalizedURL else { return }
-        editor.set(spec$.child("url"), .string(fixed.raw))
-        applied.append(AppliedDefault(rule: "url-scheme", path: spec$.child("url")))
+        editor.set(Self.url$, .string(fixed.raw))
+        applied.append(AppliedDefault(rule: "url-scheme", path: Self.url$))
         url = fixed
     }
 
@@ -95,8 +100,8 @@ public struct WasmPluginDefaulter: Defaulter {
         guard spec["phase"] == nil || spec["phase"] == .null, spec["type"]?.stringValue != "NETWORK", let url,
             let phase = settings.phaseDefaults[url.moduleName]
         else { return }
-        editor.set(spec$.child("phase"), .string(phase))
-        applied.append(AppliedDefault(rule: "phase", path: spec$.child("phase")))
+        editor.set(Self.phase$, .string(phase))
+        applied.append(AppliedDefault(rule: "phase", path: Self.phase$))
     }
 
     /// Istio re-pulls only an explicit `:latest`; an untagged image is just as mutable.
@@ -106,8 +111,8 @@ public struct WasmPluginDefaulter: Defaulter {
         guard spec["imagePullPolicy"] == nil || spec["imagePullPolicy"] == .null, (spec["sha256"]?.stringValue ?? "").isEmpty,
             let oci = url?.oci, oci.tag == nil, oci.digest == nil, !oci.repository.isEmpty
         else { return }
-        editor.set(spec$.child("imagePullPolicy"), "Always")
-        applied.append(AppliedDefault(rule: "image-pull-policy", path: spec$.child("imagePullPolicy")))
+        editor.set(Self.pullPolicy$, "Always")
+        applied.append(AppliedDefault(rule: "image-pull-policy", path: Self.pullPolicy$))
     }
 
     /// Plain `user:pass` → base64 (policy `credentials: base64`); non-canonical base64 →

@@ -60,22 +60,26 @@ enum BasicAuthRules {
         guard input.basicAuthApplies, let config = input.spec["pluginConfig"]?.objectValue else { return }
         guard let rules = r.array(config["basic_auth_rules"], at: rules$) else { return }
         for (i, item) in rules.enumerated() {
-            let path = rules$.index(i)
-            guard let rule = r.object(item, at: path) else {
-                if item.isNull { r.reportType(.required(path, "must be an object")) }
+            // Paths built only for a finding: a well-formed rule needs none.
+            func path() -> FieldPath { rules$.index(i) }
+            guard let rule = r.object(item, at: path()) else {
+                if item.isNull { r.reportType(.required(path(), "must be an object")) }
                 continue
             }
-            let matchKeys = matchKinds.filter(rule.has)
-            if matchKeys.count != 1 {
+            var matchCount = 0
+            for key in matchKinds where rule.has(key) { matchCount += 1 }
+            if matchCount != 1 {
+                let matchKeys = matchKinds.filter(rule.has)
                 r.report(
-                    path, matchKeys.isEmpty ? "needs one of prefix, exact or suffix" : "has \(matchKeys.joined(separator: " and ")); only one is allowed",
+                    path(), matchKeys.isEmpty ? "needs one of prefix, exact or suffix" : "has \(matchKeys.joined(separator: " and ")); only one is allowed",
                     hint: "set exactly one of prefix, exact, suffix (the plugin refuses the whole configuration otherwise)")
             }
-            for key in matchKeys {
-                if rule[key]?.isNull == true {
-                    r.reportType(.wrongType(path.child(key), expected: "a string", got: .null))
-                } else if let s = r.string(rule[key], at: path.child(key)), s.isEmpty {
-                    r.report(path.child(key), "must not be empty", hint: "use \"/\" with prefix to match every path")
+            for key in matchKinds {
+                guard let value = rule[key] else { continue }
+                if value.isNull {
+                    r.reportType(.wrongType(path().child(key), expected: "a string", got: .null))
+                } else if let s = r.string(value, at: path().child(key)), s.isEmpty {
+                    r.report(path().child(key), "must not be empty", hint: "use \"/\" with prefix to match every path")
                 }
             }
         }

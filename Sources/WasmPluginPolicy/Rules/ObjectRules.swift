@@ -65,13 +65,15 @@ enum ObjectRules {
 
     /// A targetRef whose fields all have the types the CRD declares (absent or null counts).
     private static func isRef(_ value: JSON) -> Bool {
-        guard let ref = value.objectValue else { return false }
-        return ["group", "kind", "name", "namespace"].allSatisfy { key in
-            switch ref[key] {
-            case nil, .null?, .string?: true
-            default: false
+        guard case .object(let ref) = value else { return false }
+        // Member by member (a target has a handful), not key by key: one pass, no lookups.
+        for member in ref.members {
+            switch member.value {
+            case .null, .string: continue
+            default: if refKeys.contains(member.key) { return false }
             }
         }
+        return true
     }
 
     /// An integer literal of any size (the range is the field's own rule).
@@ -84,6 +86,8 @@ enum ObjectRules {
         if case .number(let text) = value, isIntegerLiteral(text) { return }
         r.reportType(.wrongType(path(), expected: "an integer", got: value))
     }
+
+    private static let refKeys: NameList = ["group", "kind", "name", "namespace"]
 
     private static func refFields(_ ref: JSONObject, at path: FieldPath, _ r: inout ValidationResult) {
         for key in ["group", "kind", "name", "namespace"] { r.string(ref[key], at: path.child(key)) }

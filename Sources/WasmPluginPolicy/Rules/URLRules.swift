@@ -130,7 +130,8 @@ enum URLRules {
     /// go-containerregistry `name`: repository of [a-z0-9_./-], 2..255; tag of
     /// [A-Za-z0-9_.-], 1..127; digest `sha256:` + 64 lowercase hex.
     static func ociReference(_ input: RuleInput, _ r: inout ValidationResult) {
-        guard let oci = input.judgedURL?.oci else { return }
+        // `input.oci` is set only when the reference has no problem: nothing to report.
+        guard input.oci == nil, let oci = input.judgedURL?.oci else { return }
         for problem in referenceProblems(oci) { r.report(url$, problem.detail, hint: problem.hint) }
     }
 
