@@ -18,19 +18,19 @@ enum LogSink {
 
     /// Appends a line, written by `body`, to this thread's buffer (flushed by
     /// `flushThreadBuffer`, or at 32 KiB).
-    static func bufferedLine(_ body: (inout [UInt8]) -> Void) {
-        let buffer = threadBuffer()
-        body(&buffer.bytes)
-        buffer.bytes.append(UInt8(ascii: "\n"))
-        if buffer.bytes.count >= 32 * 1024 { flushThreadBuffer() }
+    static func bufferedLine(_ body: (inout ByteWriter) -> Void) {
+        var out = threadBuffer().bytes
+        body(&out)
+        out.append(UInt8(ascii: "\n"))
+        if out.count >= 32 * 1024 { flushThreadBuffer() }
     }
 
     static func flushThreadBuffer() {
         guard let raw = pthread_getspecific(bufferKey) else { return }
         let buffer = Unmanaged<LineBuffer>.fromOpaque(raw).takeUnretainedValue()
-        guard !buffer.bytes.isEmpty else { return }
-        writeAll(buffer.bytes)
-        buffer.bytes.removeAll(keepingCapacity: true)
+        guard buffer.bytes.count > 0 else { return }
+        buffer.bytes.withBytes { writeAll($0) }
+        buffer.bytes.removeAll()
         buffer.lastFlush = monotonicNanoseconds()
     }
 
@@ -40,11 +40,13 @@ enum LogSink {
     static func flushThreadBufferIfDue() {
         guard let raw = pthread_getspecific(bufferKey) else { return }
         let buffer = Unmanaged<LineBuffer>.fromOpaque(raw).takeUnretainedValue()
-        if !buffer.bytes.isEmpty, monotonicNanoseconds() - buffer.lastFlush >= 100_000_000 { flushThreadBuffer() }
+        if buffer.bytes.count > 0, monotonicNanoseconds() - buffer.lastFlush >= 100_000_000 { flushThreadBuffer() }
     }
 
     private final class LineBuffer {
-        var bytes: [UInt8] = []
+        /// A ByteWriter, not an array: a decision line is ~30 appends, and each array
+        /// append checked uniqueness and capacity out of line.
+        let bytes = ByteWriter(capacity: 40 * 1024)
         var lastFlush: UInt64 = 0
         var second = -1
         var secondText: [UInt8] = []
@@ -68,14 +70,17 @@ enum LogSink {
     }
 
     private static func writeAll(_ bytes: [UInt8]) {
-        bytes.withUnsafeBytes { raw in
-            var offset = 0
-            while offset < raw.count {
-                let n = Glibc.write(2, raw.baseAddress! + offset, raw.count - offset)
-                if n < 0 && errno == EINTR { continue }
-                if n <= 0 { return }
-                offset += n
-            }
+        bytes.withUnsafeBufferPointer { writeAll($0) }
+    }
+
+    private static func writeAll(_ bytes: UnsafeBufferPointer<UInt8>) {
+        guard let base = bytes.baseAddress else { return }
+        var offset = 0
+        while offset < bytes.count {
+            let n = Glibc.write(2, base + offset, bytes.count - offset)
+            if n < 0 && errno == EINTR { continue }
+            if n <= 0 { return }
+            offset += n
         }
     }
 
@@ -87,7 +92,7 @@ enum LogSink {
         return String(decoding: out, as: UTF8.self)
     }
 
-    static func appendTimestamp(into out: inout [UInt8]) {
+    static func appendTimestamp<Sink: ByteSink>(into out: inout Sink) {
         var ts = timespec()
         clock_gettime(CLOCK_REALTIME, &ts)
         let cache = threadBuffer()
@@ -100,7 +105,7 @@ enum LogSink {
             cache.secondText = buffer[0..<n].map { UInt8(bitPattern: $0) }
             cache.second = Int(ts.tv_sec)
         }
-        out.append(contentsOf: cache.secondText)
+        cache.secondText.withUnsafeBufferPointer { out.append(bytes: $0) }
         let millis = Int(ts.tv_nsec / 1_000_000)
         out.append(UInt8(ascii: "0") + UInt8(millis / 100))
         out.append(UInt8(ascii: "0") + UInt8(millis / 10 % 10))
@@ -156,20 +161,20 @@ enum DecisionLog {
             out.append(#"{"time":""#)
             LogSink.appendTimestamp(into: &out)
             out.append(#"","level":"info","msg":"admission decision","uid":"#)
-            JSONWriter.writeString(r.uid, into: &out)
+            JSONWriter.writeString(r.uid, into: out)
             // The kind as `GroupVersionKind.description` spells it, without building it.
             out.append(#","kind":""#)
             if !r.kind.group.isEmpty {
-                JSONWriter.writeStringContents(r.kind.group, into: &out)
+                JSONWriter.writeStringContents(r.kind.group, into: out)
                 out.append(UInt8(ascii: "/"))
             }
-            JSONWriter.writeStringContents(r.kind.version, into: &out)
+            JSONWriter.writeStringContents(r.kind.version, into: out)
             out.append(UInt8(ascii: "/"))
-            JSONWriter.writeStringContents(r.kind.kind, into: &out)
+            JSONWriter.writeStringContents(r.kind.kind, into: out)
             out.append(#"","namespace":"#)
-            JSONWriter.writeString(r.namespace, into: &out)
+            JSONWriter.writeString(r.namespace, into: out)
             out.append(#","name":"#)
-            JSONWriter.writeString(r.name, into: &out)
+            JSONWriter.writeString(r.name, into: out)
             out.append(#","operation":""#)
             out.append(utf8: r.operation.rawValue)
             out.append(#"","endpoint":""#)
@@ -189,10 +194,10 @@ enum DecisionLog {
         }
     }
 
-    private static func appendNumber(_ key: StaticString, _ value: Int, into out: inout [UInt8]) {
+    private static func appendNumber(_ key: StaticString, _ value: Int, into out: inout ByteWriter) {
         out.append(#",""#)
         out.append(key)
         out.append(#"":"#)
-        out.append(utf8: String(value))
+        out.append(decimal: value)
     }
 }

@@ -235,3 +235,15 @@ import Testing
         #expect(FieldPath([.index(3), .key("k")]).description == "[3].k")
     }
 }
+
+@Suite struct ByteSinkTests {
+    @Test func decimalsAreTheirDescription() {
+        var generator = SystemRandomNumberGenerator()
+        let values = [0, 9, 10, 99, 100, -1, -10, Int.max, Int.min] + (0..<1_000).map { _ in Int.random(in: Int.min...Int.max, using: &generator) >> Int.random(in: 0...63, using: &generator) }
+        for value in values {
+            var out: [UInt8] = []
+            out.append(decimal: value)
+            #expect(String(decoding: out, as: UTF8.self) == String(value))
+        }
+    }
+}

@@ -324,3 +324,17 @@ extension Array {
         stride(from: 0, to: count, by: size).map { Array(self[$0..<Swift.min($0 + size, count)]) }
     }
 }
+
+@Suite struct HTTPRequestPathTests {
+    /// The path is the target up to the first '?', whatever precedes it.
+    @Test func pathStopsAtTheQuery() {
+        let cases = [
+            ("/validate?timeout=10s", "/validate"), ("/mutate", "/mutate"), ("/a?b?c", "/a"), ("?x", ""), ("", ""),
+            ("/é/ß?q=€", "/é/ß"), ("/%3F?x", "/%3F"),
+        ]
+        for (target, path) in cases {
+            let request = HTTPRequest(method: "POST", target: target, headers: HTTPHeaders(), body: [], version: .http1)
+            #expect(request.path == path, "\(target)")
+        }
+    }
+}

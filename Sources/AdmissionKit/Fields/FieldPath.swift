@@ -126,11 +126,7 @@ public struct FieldPath: Sendable, Hashable, CustomStringConvertible {
 
     /// `i` in decimal (indexes are never negative; a negative one is written with its sign).
     static func writeDecimal<Sink: ByteSink>(_ i: Int, into out: inout Sink) {
-        if i >= 0, i < 10 {
-            out.append(UInt8(ascii: "0") &+ UInt8(i))
-            return
-        }
-        out.append(utf8: String(i))
+        out.append(decimal: i)
     }
 }
 

@@ -95,6 +95,18 @@ public struct JSONWriter {
         writeStringContents(string, to: &out)
     }
 
+    /// `writeString` into a ByteWriter (specialized here, for callers in other modules).
+    public static func writeString(_ string: String, into out: ByteWriter) {
+        var out = out
+        writeString(string, to: &out)
+    }
+
+    /// `writeStringContents` into a ByteWriter.
+    public static func writeStringContents(_ string: String, into out: ByteWriter) {
+        var out = out
+        writeStringContents(string, to: &out)
+    }
+
     static func writeStringContents<Sink: ByteSink>(_ string: String, to out: inout Sink) {
         var string = string
         string.withUTF8 { writeStringContents(utf8: $0, to: &out) }

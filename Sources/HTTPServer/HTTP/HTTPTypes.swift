@@ -55,7 +55,10 @@ public struct HTTPRequest: Sendable {
 
     /// The path without the query string (`?timeout=10s` from the apiserver is ignored).
     public var path: Substring {
-        target.prefix { $0 != "?" }
+        // On the UTF-8 view: `prefix { $0 != "?" }` walked Characters, ~3,500 instructions
+        // for every request. '?' is ASCII, so its index is a character boundary.
+        guard let query = target.utf8.firstIndex(of: UInt8(ascii: "?")) else { return target[...] }
+        return target[..<query]
     }
 }
 
