@@ -56,8 +56,12 @@ public indirect enum JSONReadSet: Sendable {
     public func member(_ key: String) -> JSONReadSet {
         guard case .members(let members, let others) = self else { return self }
         let length = key.utf8.count  // lengths first: a failing String == is a call
-        for member in members where member.key.utf8.count == length && member.key == key { return member.read }
-        return others
+        // By index in the buffer: `for member in members` copied each (key, set) tuple
+        // through the runtime's generic tuple witnesses, for every key of every object.
+        return members.withUnsafeBufferPointer { members in
+            for i in members.indices where members[i].key.utf8.count == length && members[i].key == key { return members[i].read }
+            return others
+        }
     }
 }
 
