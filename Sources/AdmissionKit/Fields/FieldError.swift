@@ -171,11 +171,15 @@ public struct ValidationResult: Sendable, Equatable {
 
     /// An error whatever the rule's verdict (the request itself is unusable).
     public mutating func error(_ e: FieldError) {
-        if errors.count < Self.maxKept { errors.append(e) } else { omittedErrors += 1 }
+        guard errors.count < Self.maxKept else { return omittedErrors += 1 }
+        if errors.isEmpty { errors.reserveCapacity(8) }  // one allocation, not one per doubling
+        errors.append(e)
     }
 
     public mutating func warn(_ path: FieldPath, _ message: FindingText, rule: String = "") {
-        if warnings.count < Self.maxKept { warnings.append(FieldWarning(path, message, rule: rule)) } else { omittedWarnings += 1 }
+        guard warnings.count < Self.maxKept else { return omittedWarnings += 1 }
+        if warnings.isEmpty { warnings.reserveCapacity(8) }
+        warnings.append(FieldWarning(path, message, rule: rule))
     }
 
     /// Rollout mode: every error becomes a warning that says it would deny, counted in
