@@ -18,12 +18,30 @@ public struct SourceEdits {
 
     private var edits: [Edit] = []
     private let scalars: [Unicode.Scalar]
+    /// A line break other than LF or CRLF: libyaml also breaks lines at a lone CR and at
+    /// NEL, LS and PS, the edits below find lines by "\n" only, so such a text is not
+    /// edited at all (an edit across a lone CR joined two lines: `spec:\r  targetRef:`
+    /// became `spec:    url: …`).
+    private let hasOtherLineBreaks: Bool
 
-    public init(text: String) { scalars = Array(text.unicodeScalars) }
+    public init(text: String) {
+        let scalars = Array(text.unicodeScalars)
+        self.scalars = scalars
+        hasOtherLineBreaks = scalars.indices.contains { i in
+            switch scalars[i] {
+            case "\r": i + 1 == scalars.count || scalars[i + 1] != "\n"
+            case "\u{85}", "\u{2028}", "\u{2029}": true
+            default: false
+            }
+        }
+    }
 
     /// Adds the edits for one document's patch. `prefix` is where the patched object sits
     /// in the document (`items[3]` in a List); `final` is the patched object itself.
     public mutating func add(_ operations: [PatchOperation], final: JSON, prefix: FieldPath, spans: [FieldPath: SourceSpan]) throws {
+        guard !hasOtherLineBreaks else {
+            throw SourceEditError(description: "lines end with a lone CR or a Unicode line separator (NEL, LS, PS); save the file with LF or CRLF line endings")
+        }
         // An operation below one that already writes its parent's final value is covered
         // by it (the defaulter adds targetRefs, then a group inside it).
         var anchors: [FieldPath] = []
