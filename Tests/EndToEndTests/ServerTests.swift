@@ -6,6 +6,17 @@ extension LiveServers {
     /// clients: curl (HTTP/1.1 and HTTP/2), Python's ssl/http.client, h2load, openssl.
     /// Serialized: these start servers and load generators on a 2-core machine.
     @Suite(.serialized) struct ServerTests {
+        /// The harness kills servers (SIGKILL), which cannot remove their development CA;
+        /// `stop` does. Without it each test run left about a hundred directories in /tmp.
+        @Test func stoppingAServerRemovesItsDevelopmentCA() throws {
+            let server = try WebhookServer()
+            let directory = (server.ca as NSString).deletingLastPathComponent
+            #expect(directory.hasPrefix("/tmp/wasmplugin-webhook-dev-"), "\(server.ca)")
+            #expect(FileManager.default.fileExists(atPath: server.ca))
+            server.stop()
+            #expect(!FileManager.default.fileExists(atPath: directory))
+        }
+
         @Test func developmentCertificateServesBothProtocols() throws {
             let server = try WebhookServer()
             #expect(server.ca.hasSuffix("/ca.pem"))

@@ -126,10 +126,14 @@ final class WebhookServer {
     private(set) var probePort = 0
     let ca: String
     private let dir: TempDir
+    /// The server wrote its own development CA (no `pki`): `stop` kills it, so the
+    /// directory would stay behind (a test run left about a hundred in /tmp).
+    private let ownsDevelopmentCA: Bool
 
     /// `wrapper` runs the binary through another command that execs it (e.g. `prlimit`).
     init(_ extra: [String] = [], pki: TestPKI? = nil, threads: Int = 2, wrapper: [String] = [], environment: [String: String] = [:]) throws {
         dir = try TempDir()
+        ownsDevelopmentCA = pki == nil
         log = dir.path("server.log")
         _ = FileManager.default.createFile(atPath: log, contents: nil)
         process.environment = Package.childEnvironment.merging(environment) { $1 }
@@ -185,6 +189,11 @@ final class WebhookServer {
         if process.isRunning {
             signal(SIGKILL)
             process.waitUntilExit()
+        }
+        let directory = (ca as NSString).deletingLastPathComponent
+        if ownsDevelopmentCA, directory.hasPrefix("/tmp/wasmplugin-webhook-dev-") {
+            unlink(ca)
+            rmdir(directory)
         }
     }
 
