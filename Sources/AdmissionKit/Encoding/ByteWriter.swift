@@ -1,6 +1,6 @@
 /// Where encoders write bytes: an answer being built (`ByteWriter`) or a plain array.
-/// Encoders are generic over it inside AdmissionKit (specialized there); the public
-/// entry points that take `inout [UInt8]` stay for other modules.
+/// Encoders are generic over it inside AdmissionKit (specialized there); other modules
+/// write through the public entry points that take a `ByteWriter`.
 public protocol ByteSink {
     mutating func append(_ byte: UInt8)
     mutating func append(bytes: UnsafeBufferPointer<UInt8>)

@@ -55,7 +55,7 @@ public struct FieldPath: Sendable, Hashable, CustomStringConvertible {
                 switch steps[n] {
                 case .index(let i):
                     out.append(UInt8(ascii: "["))
-                    FieldPath.writeDecimal(i, into: &out)
+                    out.append(decimal: i)
                     out.append(UInt8(ascii: "]"))
                 case .key(let k):
                     FieldPath.withUTF8(k) { key in
@@ -104,7 +104,7 @@ public struct FieldPath: Sendable, Hashable, CustomStringConvertible {
             for step in steps {
                 out.append(UInt8(ascii: "/"))
                 switch step {
-                case .index(let i): FieldPath.writeDecimal(i, into: &out)
+                case .index(let i): out.append(decimal: i)
                 case .key(let k):
                     FieldPath.withUTF8(k) { key in
                         guard key.contains(where: { $0 == UInt8(ascii: "~") || $0 == UInt8(ascii: "/") }) else {
@@ -122,11 +122,6 @@ public struct FieldPath: Sendable, Hashable, CustomStringConvertible {
                 }
             }
         }
-    }
-
-    /// `i` in decimal (indexes are never negative; a negative one is written with its sign).
-    static func writeDecimal<Sink: ByteSink>(_ i: Int, into out: inout Sink) {
-        out.append(decimal: i)
     }
 }
 

@@ -26,8 +26,7 @@ public struct FindingText: ExpressibleByStringInterpolation, Sendable {
         }
 
         public mutating func appendInterpolation(_ text: String) {
-            var text = text
-            text.withUTF8 { bytes.append(contentsOf: $0) }
+            bytes.append(utf8: text)
         }
 
         public mutating func appendInterpolation(_ text: Substring) {
@@ -46,7 +45,7 @@ public struct FindingText: ExpressibleByStringInterpolation, Sendable {
         }
 
         public mutating func appendInterpolation(_ number: Int) {
-            FieldPath.writeDecimal(number, into: &bytes)
+            bytes.append(decimal: number)
         }
 
         public mutating func appendInterpolation<T: CustomStringConvertible>(_ value: T) {

@@ -74,10 +74,6 @@ public struct JSONWriter {
 
     /// Escapes as Go's encoding/json does for the characters that matter on the wire
     /// (quotes, backslash, control characters); `<`, `>`, `&` stay as they are.
-    public static func writeString(_ string: String, into out: inout [UInt8]) {
-        writeString(string, to: &out)
-    }
-
     static func writeString<Sink: ByteSink>(_ string: String, to out: inout Sink) {
         var string = string
         string.withUTF8 { writeString(utf8: $0, to: &out) }
@@ -90,18 +86,14 @@ public struct JSONWriter {
         out.append(UInt8(ascii: "\""))
     }
 
-    /// The escaped text of a JSON string, without its quotes (parts of one string).
-    public static func writeStringContents(_ string: String, into out: inout [UInt8]) {
-        writeStringContents(string, to: &out)
-    }
-
     /// `writeString` into a ByteWriter (specialized here, for callers in other modules).
     public static func writeString(_ string: String, into out: ByteWriter) {
         var out = out
         writeString(string, to: &out)
     }
 
-    /// `writeStringContents` into a ByteWriter.
+    /// The escaped text of a JSON string, without its quotes (parts of one string), into a
+    /// ByteWriter.
     public static func writeStringContents(_ string: String, into out: ByteWriter) {
         var out = out
         writeStringContents(string, to: &out)

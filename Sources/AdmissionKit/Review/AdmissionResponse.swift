@@ -35,7 +35,7 @@ public struct AdmissionResponse: Sendable {
         if name.isEmpty { out.append("object") } else { writeQuoted(name, to: &out) }
         out.append(" is invalid (")
         let total = errors.count + omitted
-        FieldPath.writeDecimal(total, into: &out)
+        out.append(decimal: total)
         out.append(total == 1 ? " error):" : " errors):")
         for error in errors {
             out.append("\n- ")
@@ -43,9 +43,9 @@ public struct AdmissionResponse: Sendable {
         }
         if omitted > 0 {
             out.append("\n- and ")
-            FieldPath.writeDecimal(omitted, into: &out)
+            out.append(decimal: omitted)
             out.append(" more errors not listed (the first ")
-            FieldPath.writeDecimal(errors.count, into: &out)
+            out.append(decimal: errors.count)
             out.append(" are above)")
         }
         let message = text.withBytes { String(decoding: $0, as: UTF8.self) }

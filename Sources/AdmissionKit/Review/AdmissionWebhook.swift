@@ -137,7 +137,7 @@ enum AuditAnnotations {
                 }
                 if paths > maxPathsPerRule {
                     out.append(" (+")
-                    FieldPath.writeDecimal(paths - maxPathsPerRule, into: &out)
+                    out.append(decimal: paths - maxPathsPerRule)
                     out.append(" more)")
                 }
                 annotations.append((key: rule, value: text.withBytes { String(decoding: $0, as: UTF8.self) }))

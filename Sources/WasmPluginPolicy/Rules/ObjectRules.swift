@@ -90,7 +90,7 @@ enum ObjectRules {
     private static let refKeys: NameList = ["group", "kind", "name", "namespace"]
 
     private static func refFields(_ ref: JSONObject, at path: FieldPath, _ r: inout ValidationResult) {
-        for key in ["group", "kind", "name", "namespace"] { r.string(ref[key], at: path.child(key)) }
+        for key in refKeys.names { r.string(ref[key], at: path.child(key)) }
     }
 
     /// The object items of a list field; a null item is reported (Istio: "is nil").

@@ -77,7 +77,7 @@ enum URLRules {
     /// istiod: "url contains unsupported scheme"; pilot strips only a lowercase `file://`.
     static func schemeProblem(_ url: ModuleURL) -> (detail: FindingText, hint: FindingText, kind: FieldError.Kind)? {
         guard case .scheme(let written) = url.shape else { return nil }
-        let scheme = written.lowercased()
+        let scheme = url.scheme ?? written.lowercased()
         guard ModuleURL.supportedSchemes.contains(scheme) else {
             let rest = url.raw.utf8.dropFirst(written.utf8.count + 1)
             // `name:tag` reads as scheme `name`: Go's parser (and so Istio) sees a url.
