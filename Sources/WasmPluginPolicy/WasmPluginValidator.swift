@@ -10,22 +10,32 @@ public struct WasmPluginValidator: Validator {
     public let cluster: (any ClusterFacts)?
     /// One rule to run, with its verdict resolved once: a review runs every rule.
     private struct Step {
-        let id: String
+        /// Its id's index in `ruleIDs`.
+        let rule: Int
         let verdict: RuleVerdict
         let check: @Sendable (RuleInput, inout ValidationResult) -> Void
     }
     private let objectPlan: [Step]
     private let specPlan: [Step]
+    /// The ids of the rules in both plans, handed to each review's result once.
+    private let ruleIDs: [String]
     private let typeVerdict: RuleVerdict
 
     public init(settings: PolicySettings = PolicySettings(), cluster: (any ClusterFacts)? = nil) {
         self.settings = settings
         self.cluster = cluster
+        var ids: [String] = []
         func plan(_ rules: [WasmPluginRule]) -> [Step] {
-            rules.map { Step(id: $0.id, verdict: settings.verdict(for: $0), check: $0.check) }.filter { $0.verdict != .off }
+            rules.compactMap { rule in
+                let verdict = settings.verdict(for: rule)
+                guard verdict != .off else { return nil }
+                ids.append(rule.id)
+                return Step(rule: ids.count - 1, verdict: verdict, check: rule.check)
+            }
         }
         objectPlan = plan(WasmPluginRules.objectRules)
         specPlan = plan(WasmPluginRules.specRules + (cluster == nil ? [] : WasmPluginRules.contextRules))
+        ruleIDs = ids
         typeVerdict = settings.verdict(for: WasmPluginRules.byID["field-type"]!)
     }
 
@@ -44,6 +54,7 @@ public struct WasmPluginValidator: Validator {
     /// Rules on a WasmPlugin object alone (what `check` runs on manifests).
     public func validate(object: JSON, namespace: String) -> ValidationResult {
         var r = ValidationResult()
+        r.use(ruleIDs: ruleIDs)
         r.typeVerdict = typeVerdict
         guard case .object(let root) = object else {
             r.error(.wrongType(FieldPath(), expected: "an object", got: object))
@@ -66,7 +77,7 @@ public struct WasmPluginValidator: Validator {
     private func run(_ plan: [Step], _ input: RuleInput, _ r: inout ValidationResult) {
         plan.withUnsafeBufferPointer { steps in
             for i in steps.indices {
-                r.begin(rule: steps[i].id, verdict: steps[i].verdict)
+                r.begin(rule: steps[i].rule, verdict: steps[i].verdict)
                 steps[i].check(input, &r)
             }
         }

@@ -73,7 +73,7 @@ public enum YAMLDocuments {
                 guard let key = keyNode.string else {
                     throw YAMLConversionError(description: "line \(keyNode.mark?.line ?? 0): mapping keys must be strings")
                 }
-                object.members.append(JSONMember(key, try convert(valueNode, path: path.child(key), lines: &lines, depth: depth + 1)))
+                object.append(JSONMember(key, try convert(valueNode, path: path.child(key), lines: &lines, depth: depth + 1)))
             }
             return .object(object)
         case .alias:

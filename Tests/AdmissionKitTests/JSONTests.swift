@@ -21,6 +21,32 @@ import Testing
         }
     }
 
+    /// Lookups skip objects that have no key of the asked length (`keyLengths`): after any
+    /// mix of appends, sets and removals, and for keys of 0, 63, 64 and 65 bytes (the
+    /// length bits wrap at 64), they still find what a plain search of `members` finds.
+    @Test func lookupsAgreeWithASearchOfTheMembers() {
+        var generator = SystemRandomNumberGenerator()
+        let keys = ["", "a", "b", "ab", "url", "spec", String(repeating: "k", count: 63), String(repeating: "k", count: 64),
+            String(repeating: "x", count: 64), String(repeating: "k", count: 65)]
+        for _ in 0..<2_000 {
+            var object = JSONObject()
+            for step in 0..<Int.random(in: 0...12, using: &generator) {
+                let key = keys.randomElement(using: &generator)!
+                switch Int.random(in: 0..<3, using: &generator) {
+                case 0: object.append(JSONMember(key, .number(step)))
+                case 1: object[key] = .number(step)
+                default: object[key] = nil
+                }
+            }
+            for key in keys {
+                let expected = object.members.last { $0.key == key }?.value
+                #expect(object[key] == expected, "\(key.utf8.count)-byte key in \(object.keys.map(\.utf8.count))")
+                #expect(object.has(key) == (expected != nil))
+                if object[key] != expected { return }
+            }
+        }
+    }
+
     /// A skipped string (checked, not built) ends where a built one ends, and fails where it
     /// fails, for strings across the 16-byte blocks of the vector scan: quotes, escapes
     /// (also at a block's last byte) and control bytes anywhere.

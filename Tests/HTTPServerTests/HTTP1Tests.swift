@@ -9,6 +9,32 @@ private func parse(_ text: String, maxHead: Int = 16384) -> HTTP1Parser.Result {
 @Suite struct HTTP1ParserTests {
     static let request = "POST /validate?timeout=10s HTTP/1.1\r\nHost: webhook.ns.svc:443\r\nContent-Type: application/json\r\nAccept: application/json, */*\r\nContent-Length: 2\r\n\r\n"
 
+    /// The two-mask tchar test is RFC 9110's list, byte for byte (all 256 values).
+    @Test func tokenCharactersAreRFC9110s() {
+        let tchar = Set("!#$%&'*+-.^_`|~0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz".utf8)
+        for b in 0...255 {
+            #expect(HTTP1Parser.isTokenChar(UInt8(b)) == tchar.contains(UInt8(b)), "byte \(b)")
+        }
+    }
+
+    /// The head end and the lines are found wherever the LFs sit (bare LF, CRLF, the end
+    /// split across reads), with the request line and headers intact.
+    @Test func headLinesAreFoundWhateverTheLineEnds() throws {
+        for ending in ["\r\n", "\n"] {
+            let text = ["POST /v HTTP/1.1", "Host: a", "X-Long: " + String(repeating: "v", count: 300), "Content-Length: 0", "", ""]
+                .joined(separator: ending)
+            guard case .complete(let head, let consumed) = parse(text) else {
+                Issue.record("not complete with \(ending.debugDescription)")
+                continue
+            }
+            #expect(consumed == text.utf8.count)
+            #expect(head.method == "POST" && head.target == "/v")
+            #expect(head.headers.map(\.name) == ["host", "x-long", "content-length"])
+            #expect(head.headers[1].value.utf8.count == 300)
+            #expect(parse(String(text.dropLast())) == .incomplete)
+        }
+    }
+
     @Test func parsesTheApiserverRequest() throws {
         guard case .complete(let head, let consumed) = parse(Self.request) else {
             Issue.record("not complete")

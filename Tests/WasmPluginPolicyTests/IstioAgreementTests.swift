@@ -34,7 +34,7 @@ import YAMLManifests
             object["case"] = nil
             object["istio"] = nil
             var plugin = JSONObject([("apiVersion", "extensions.istio.io/v1alpha1"), ("kind", "WasmPlugin"), ("metadata", ["name": "p", "namespace": "default"])])
-            plugin.members += object.members
+            for member in object.members { plugin.append(member) }
             return Case(name: name, istioValid: verdict == "valid", object: .object(plugin))
         }
     }()

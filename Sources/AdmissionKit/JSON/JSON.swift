@@ -77,19 +77,41 @@ public struct JSONMember: Sendable, Equatable {
 /// An ordered JSON object. Lookups are linear: Kubernetes objects have few keys per level,
 /// and order must survive a decode/encode round trip.
 public struct JSONObject: Sendable, Equatable {
-    public var members: [JSONMember]
+    public private(set) var members: [JSONMember]
+    /// Bit `n % 64` set for each key of n UTF-8 bytes. Most lookups miss (rules ask for
+    /// every field a spec may have; a spec sets a few): a key of a length no member has
+    /// misses without a scan. Kept by every mutation, hence `members` is read-only.
+    private var keyLengths: UInt64
 
     public init(members: [JSONMember] = []) {
         self.members = members
+        keyLengths = 0
+        members.withUnsafeBufferPointer { members in
+            for i in members.indices { keyLengths |= Self.lengthBit(members[i].key) }
+        }
     }
 
     public init(_ pairs: [(key: String, value: JSON)]) {
-        members = pairs.map { JSONMember($0.key, $0.value) }
+        self.init(members: pairs.map { JSONMember($0.key, $0.value) })
     }
+
+    @inline(__always)
+    private static func lengthBit(_ key: String) -> UInt64 { 1 &<< UInt64(key.utf8.count & 63) }
 
     public var count: Int { members.count }
     public var isEmpty: Bool { members.isEmpty }
     public var keys: [String] { members.map(\.key) }
+
+    /// Adds a member at the end (a key already there is shadowed: the last one wins).
+    public mutating func append(_ member: JSONMember) {
+        keyLengths |= Self.lengthBit(member.key)
+        members.append(member)
+    }
+
+    /// Edits the value of member `index` in place (its key stays).
+    public mutating func modifyValue<R, E: Error>(at index: Int, _ body: (inout JSON) throws(E) -> R) throws(E) -> R {
+        try body(&members[index].value)
+    }
 
     /// The last member with this key wins, as in Go's encoding/json.
     public subscript(key: String) -> JSON? {
@@ -99,6 +121,7 @@ public struct JSONObject: Sendable, Equatable {
             // Unicode-equivalence checks out of line, and rules look up fields thousands of
             // times per second.
             let length = key.utf8.count
+            guard keyLengths & (1 &<< UInt64(length & 63)) != 0 else { return nil }
             return members.withUnsafeBufferPointer { buffer in
                 var i = buffer.count
                 while i > 0 {
@@ -114,15 +137,19 @@ public struct JSONObject: Sendable, Equatable {
                     members[index].value = newValue
                 } else {
                     members.remove(at: index)
+                    // Another member may still have the length: recount.
+                    keyLengths = 0
+                    for member in members { keyLengths |= Self.lengthBit(member.key) }
                 }
             } else if let newValue {
-                members.append(JSONMember(key, newValue))
+                append(JSONMember(key, newValue))
             }
         }
     }
 
     public func has(_ key: String) -> Bool {
         let length = key.utf8.count
+        guard keyLengths & (1 &<< UInt64(length & 63)) != 0 else { return false }
         return members.withUnsafeBufferPointer { buffer in buffer.contains { $0.key.utf8.count == length && $0.key == key } }
     }
 

@@ -223,6 +223,9 @@ public struct JSONParser {
 
     /// Skips a string without building it: `scanPlain` to each quote, backslash or control
     /// byte (a backslash and the byte it escapes are passed over; a \u's digits are plain).
+    /// (Walking the flagged bytes of each 16-byte block in place measured dearer: most
+    /// skipped strings are short keys, and the bit gathering cost them more than it saved
+    /// on the escapes of kubectl's annotation.)
     @inline(__always)
     private mutating func skipString() throws(JSONParseError) {
         var i = index + 1

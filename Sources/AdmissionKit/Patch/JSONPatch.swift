@@ -127,10 +127,7 @@ extension JSON {
         guard let index = object.members.lastIndex(where: { $0.key == key }) else {
             throw JSONPatchError(description: "missing member \(key)")
         }
-        var child = object.members[index].value
-        object.members[index].value = .null
-        defer { object.members[index].value = child }
-        try child.apply(operation, level: level + 1)
+        try object.modifyValue(at: index) { (child: inout JSON) throws(JSONPatchError) in try child.apply(operation, level: level + 1) }
     }
 
     /// The edit itself, on the container that holds the last step.

@@ -12,10 +12,44 @@ public struct AdmissionResponse: Sendable {
     public var auditAnnotations: [(key: String, value: String)] = []
 
     public struct Denial: Sendable {
-        public var message: String
         public var causes: [FieldError]
+        /// Errors found beyond `causes` (see `ValidationResult.maxKept`).
+        public var omitted: Int
         public var kind: GroupVersionKind
         public var name: String
+        /// `namespace/name` as the message names the object.
+        var displayName: String
+
+        /// `Kind "ns/name" is invalid (N errors):` and a line per cause. Written when asked
+        /// for: the answer writes it straight into its bytes (`writeMessage`), escaped as it
+        /// goes, instead of building this String and escaping it again.
+        public var message: String {
+            let text = ByteWriter(capacity: 256)
+            var out = text
+            writeMessage(to: &out)
+            return text.withBytes { String(decoding: $0, as: UTF8.self) }
+        }
+
+        func writeMessage<Sink: ByteSink>(to out: inout Sink) {
+            out.append(utf8: kind.kind)
+            out.append(UInt8(ascii: " "))
+            if displayName.isEmpty { out.append("object") } else { writeQuoted(displayName, to: &out) }
+            out.append(" is invalid (")
+            let total = causes.count + omitted
+            out.append(decimal: total)
+            out.append(total == 1 ? " error):" : " errors):")
+            for cause in causes {
+                out.append("\n- ")
+                cause.writeDescription(to: &out)
+            }
+            if omitted > 0 {
+                out.append("\n- and ")
+                out.append(decimal: omitted)
+                out.append(" more errors not listed (the first ")
+                out.append(decimal: causes.count)
+                out.append(" are above)")
+            }
+        }
     }
 
     public static func allowed(uid: String) -> AdmissionResponse {
@@ -25,33 +59,9 @@ public struct AdmissionResponse: Sendable {
     /// 422 Invalid with one cause per field error, as the apiserver reports schema errors.
     /// `omitted` errors were found beyond those listed (see `ValidationResult.maxKept`).
     public static func denied(_ request: AdmissionRequest, errors: [FieldError], omitted: Int = 0) -> AdmissionResponse {
-        // Written as bytes, once per denial: string interpolation and joins cost more than
-        // every rule of the review together.
-        let text = ByteWriter(capacity: 256)
-        var out = text
-        out.append(utf8: request.kind.kind)
-        out.append(UInt8(ascii: " "))
-        let name = request.displayName
-        if name.isEmpty { out.append("object") } else { writeQuoted(name, to: &out) }
-        out.append(" is invalid (")
-        let total = errors.count + omitted
-        out.append(decimal: total)
-        out.append(total == 1 ? " error):" : " errors):")
-        for error in errors {
-            out.append("\n- ")
-            error.writeDescription(to: &out)
-        }
-        if omitted > 0 {
-            out.append("\n- and ")
-            out.append(decimal: omitted)
-            out.append(" more errors not listed (the first ")
-            out.append(decimal: errors.count)
-            out.append(" are above)")
-        }
-        let message = text.withBytes { String(decoding: $0, as: UTF8.self) }
-        return AdmissionResponse(
+        AdmissionResponse(
             uid: request.uid, allowed: false,
-            denial: Denial(message: message, causes: errors, kind: request.kind, name: request.name))
+            denial: Denial(causes: errors, omitted: omitted, kind: request.kind, name: request.name, displayName: request.displayName))
     }
 
     /// The response AdmissionReview, written straight to bytes (every request writes one;
@@ -66,8 +76,14 @@ public struct AdmissionResponse: Sendable {
         string(uid)
         out.append(allowed ? #","allowed":true"# : #","allowed":false"#)
         if let denial {
-            out.append(#","status":{"metadata":{},"status":"Failure","message":"#)
-            string(denial.message)
+            out.append(#","status":{"metadata":{},"status":"Failure","message":""#)
+            // Written once into a scratch buffer and escaped in one pass (escaping piece by
+            // piece measured dearer: a path is written in many small pieces).
+            let scratch = ByteWriter(capacity: 512)
+            var text = scratch
+            denial.writeMessage(to: &text)
+            scratch.withBytes { JSONWriter.writeStringContents(utf8: $0, to: &out) }
+            out.append(UInt8(ascii: "\""))
             out.append(#","reason":"Invalid","details":{"#)
             if !denial.name.isEmpty {
                 out.append(#""name":"#)
@@ -79,7 +95,7 @@ public struct AdmissionResponse: Sendable {
             out.append(#","kind":"#)
             string(denial.kind.kind)
             out.append(#","causes":["#)
-            let field = ByteWriter(capacity: 64)
+            let field = scratch
             for (i, cause) in denial.causes.enumerated() {
                 out.append(i == 0 ? #"{"reason":""# : #",{"reason":""#)
                 out.append(utf8: cause.kind.rawValue)
@@ -158,3 +174,4 @@ public struct AdmissionResponse: Sendable {
         return .object(JSONObject([("apiVersion", .string(version.rawValue)), ("kind", "AdmissionReview"), ("response", .object(response))]))
     }
 }
+

@@ -180,7 +180,7 @@ struct HTTP1Session: Sendable {
         guard !conflictingLengths else { return fail(HTTP1Error(status: 400, message: "conflicting Content-Length headers")) }
         var length = 0
         if let text = contentLength {
-            guard !text.isEmpty, text.count <= 18, text.utf8.allSatisfy(HTTP1Parser.isDigit), let n = Int(text) else {
+            guard !text.isEmpty, text.utf8.count <= 18, text.utf8.allSatisfy(HTTP1Parser.isDigit), let n = Int(text) else {
                 return fail(HTTP1Error(status: 400, message: "invalid Content-Length"))
             }
             length = n

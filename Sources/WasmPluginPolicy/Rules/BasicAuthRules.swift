@@ -130,7 +130,8 @@ enum BasicAuthRules {
     static func methodCase(_ input: RuleInput, _ r: inout ValidationResult) {
         for (rulePath, rule) in input.basicAuthRules {
             for (i, item) in (rule["request_methods"]?.arrayValue ?? []).enumerated() {
-                guard let method = item.stringValue, !method.isEmpty, method.utf8.allSatisfy(isTokenChar), hasLowercase(method),
+                // Lower case first: methods are nearly always upper case, and the test is cheap.
+                guard let method = item.stringValue, hasLowercase(method), method.utf8.allSatisfy(isTokenChar),
                     !standardMethods.contains(method.uppercased())
                 else { continue }
                 r.report(rulePath.child("request_methods").index(i), "methods match case-sensitively; clients usually send \(method.uppercased())")

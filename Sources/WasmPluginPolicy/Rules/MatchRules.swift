@@ -63,9 +63,10 @@ enum MatchRules {
 
     /// Every target applies only at waypoints, and no entry fires there: the plugin never runs.
     static func unreachableOnWaypoints(_ input: RuleInput, _ r: inout ValidationResult) {
+        // `match` first: most plugins have none, and the kinds are a list built per call.
+        guard let entries = entries(input) else { return }
         let kinds = input.targetKinds
-        guard !kinds.isEmpty, kinds.allSatisfy(TargetingRules.waypointOnlyKinds.contains), let entries = entries(input),
-            !entries.contains(where: { fires($0, onWaypoint: true) })
+        guard !kinds.isEmpty, kinds.allSatisfy(TargetingRules.waypointOnlyKinds.contains), !entries.contains(where: { fires($0, onWaypoint: true) })
         else { return }
         r.report(
             match$, "can never fire: \(Set(kinds).sorted().joined(separator: " and ")) targets run at waypoints, which apply plugins as inbound (SERVER) traffic on port 0",
@@ -75,7 +76,7 @@ enum MatchRules {
     /// A Gateway target with only SERVER entries: an ingress gateway never runs it. (A Gateway
     /// can be a waypoint, where SERVER is right: so a warning.)
     static func unreachableOnGateways(_ input: RuleInput, _ r: inout ValidationResult) {
-        guard input.targetKinds.contains("Gateway"), let entries = entries(input), !entries.contains(where: { fires($0, onWaypoint: false) }) else { return }
+        guard let entries = entries(input), input.targetKinds.contains("Gateway"), !entries.contains(where: { fires($0, onWaypoint: false) }) else { return }
         r.report(
             match$, "mode SERVER never fires on an ingress or egress gateway, only if the Gateway is a waypoint",
             hint: "use CLIENT or CLIENT_AND_SERVER for a gateway")

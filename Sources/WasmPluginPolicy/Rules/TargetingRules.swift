@@ -185,13 +185,16 @@ enum TargetingRules {
     static func refGroup(_ input: RuleInput, _ r: inout ValidationResult) {
         for (path, ref) in input.targetRefs {
             let group = ref.string("group") ?? ""
+            let expected = ref.string("kind").flatMap(Self.group(forKind:))
+            // The kind's own group (the usual case) is a valid subdomain: no need to check it.
+            if let expected, group == expected { continue }
             if !group.isEmpty, group.utf8.count > 253 || !DNSNames.isSubdomain(group) {
                 r.report(path.child("group"), "must be a DNS subdomain such as gateway.networking.k8s.io")
                 continue
             }
-            guard let kind = ref.string("kind"), let expected = Self.group(forKind: kind) else { continue }
+            guard let kind = ref.string("kind"), let expected else { continue }
             // Group matching is canonical: "" and "core" are the same group.
-            if group == expected || (expected.isEmpty && group == "core") { continue }
+            if expected.isEmpty && group == "core" { continue }
             if group.isEmpty {
                 r.report(.required(path.child("group"), "\(kind) needs group \(expected)", hint: "add group: \(expected) (the mutating webhook adds it)"))
             } else {
