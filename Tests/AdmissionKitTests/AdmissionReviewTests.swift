@@ -174,6 +174,78 @@ private struct DemoPolicy: Validator, Defaulter {
     }
 }
 
+/// The envelope is read member by member, not built as a tree: it must decide exactly as
+/// decoding the tree does (`decode(_ json:)`), messages included.
+@Suite struct EnvelopeReadingTests {
+    /// What both ways decide: the request's fields, or the error.
+    static func outcome(_ decode: () throws(AdmissionDecodeError) -> (AdmissionVersion, AdmissionRequest)) -> String {
+        do throws(AdmissionDecodeError) {
+            let (version, r) = try decode()
+            return "\(version) \(r.uid) \(r.kind) \(r.subResource) \(r.name) \(r.namespace) \(r.operation) \(r.dryRun) "
+                + "\(r.object.map { JSONWriter().string($0) } ?? "-") \(r.oldObject.map { JSONWriter().string($0) } ?? "-")"
+        } catch {
+            return "error: \(error)"
+        }
+    }
+
+    static func agree(_ body: [UInt8], _ comment: String = "") -> Bool {
+        let readSet = AdmissionReviewDecoder.readSet()
+        let read = outcome { () throws(AdmissionDecodeError) in try AdmissionReviewDecoder.decode(body, reading: readSet) }
+        let tree = outcome { () throws(AdmissionDecodeError) in
+            let json: JSON
+            do {
+                json = try JSONParser.parse(body, reading: readSet, maxValues: AdmissionReviewDecoder.maxValues, strings: .kubernetes)
+            } catch {
+                throw AdmissionDecodeError("body is not valid JSON: \(error)")
+            }
+            return try AdmissionReviewDecoder.decode(json)
+        }
+        #expect(read == tree, "\(comment): \(String(decoding: body, as: UTF8.self))")
+        return read == tree
+    }
+
+    static let envelope =
+        #"{"apiVersion":"admission.k8s.io/v1","kind":"AdmissionReview","request":{"uid":"u-1","kind":{"group":"","version":"v1","kind":"ConfigMap"},"resource":{"group":"","version":"v1","resource":"configmaps"},"name":"cm","namespace":"ns","operation":"UPDATE","userInfo":{"username":"a","groups":["b"]},"object":{"metadata":{"name":"cm","managedFields":[{"f":1}]},"data":{"k":"v"}},"oldObject":{"data":{}},"dryRun":true,"options":null}}"#
+
+    /// Every prefix of a review (each one a different truncation error, or a success) and
+    /// the review with each byte removed.
+    @Test func everyPrefixAndDeletionDecidesAlike() {
+        let body = Array(Self.envelope.utf8)
+        for n in 1...body.count where !Self.agree(Array(body[..<n]), "prefix \(n)") { return }
+        for i in body.indices {
+            var cut = body
+            cut.remove(at: i)
+            if !Self.agree(cut, "without byte \(i)") { return }
+        }
+    }
+
+    @Test(arguments: [
+        "[]", "null", #""x""#, "{}", "1", " { } ", "{} x",
+        #"{"apiVersion":1}"#, #"{"apiVersion":"v9","kind":"AdmissionReview"}"#,
+        #"{"apiVersion":"admission.k8s.io/v1","kind":"Review","request":{}}"#,
+        #"{"apiVersion":"admission.k8s.io/v1","kind":"AdmissionReview"}"#,
+        #"{"apiVersion":"admission.k8s.io/v1","kind":"AdmissionReview","request":null}"#,
+        #"{"apiVersion":"admission.k8s.io/v1","kind":"AdmissionReview","request":[1]}"#,
+        #"{"apiVersion":"admission.k8s.io/v1","kind":"AdmissionReview","request":{"uid":7}}"#,
+        #"{"apiVersion":"admission.k8s.io/v1","kind":"AdmissionReview","request":{"uid":""}}"#,
+        #"{"apiVersion":"admission.k8s.io/v1","kind":"AdmissionReview","request":{"uid":"u","kind":"Pod"}}"#,
+        #"{"apiVersion":"admission.k8s.io/v1","kind":"AdmissionReview","request":{"uid":"u","kind":{"group":1,"kind":"Pod"}}}"#,
+        #"{"apiVersion":"admission.k8s.io/v1","kind":"AdmissionReview","request":{"uid":"u","kind":{"kind":"Pod"},"operation":"PATCH"}}"#,
+        #"{"apiVersion":"admission.k8s.io/v1","kind":"AdmissionReview","request":{"uid":"u","kind":{"kind":"Pod"},"operation":"CREATE","dryRun":"yes"}}"#,
+        #"{"apiVersion":"admission.k8s.io/v1","kind":"AdmissionReview","request":{"uid":"u","kind":{"kind":"Pod"},"operation":"CREATE","name":{}}}"#,
+        // The last of a repeated key wins, at both levels.
+        #"{"apiVersion":"admission.k8s.io/v1","kind":"AdmissionReview","request":{"uid":"a","kind":{"kind":"Pod"},"operation":"CREATE"},"request":{"uid":"b","kind":{"kind":"Pod"},"operation":"DELETE","uid":"c"}}"#,
+        #"{"apiVersion":"admission.k8s.io/v1","kind":"AdmissionReview","request":{"uid":"a","kind":{"kind":"Pod"},"operation":"CREATE"},"request":null}"#,
+        #"{"apiVersion":"admission.k8s.io/v1","kind":"AdmissionReview","request":"x","request":{"uid":"a","kind":{"kind":"Pod"},"operation":"CREATE"}}"#,
+        // Escaped keys are the keys they spell.
+        #"{"apiVersion":"admission.k8s.io/v1","kind":"AdmissionReview","request":{"uid":"a","kind":{"kind":"Pod"},"operation":"CREATE","object":{"a"b":1}}}"#,
+        #"{"apiVersion":"admission.k8s.io/v1","kind":"AdmissionReview","request":{"uid":"a","kind":{"kind":"Pod"},"operation":"CREATE","userInfo":{"x":[1,}}}"#,
+    ])
+    func envelopesDecideAlike(_ body: String) {
+        _ = Self.agree(Array(body.utf8))
+    }
+}
+
 @Suite struct JSONReadSetTests {
     @Test func buildsOnlyWhatIsRead() throws {
         let text = #"{"a":{"keep":[{"x":1,"y":2}],"drop":{"deep":[1,2,3]}},"b":[1,2],"c":"s"}"#
@@ -212,8 +284,9 @@ private struct DemoPolicy: Validator, Defaulter {
     }
 
     @Test func reviewsPastTheLimitAreRefusedWithAClearError() {
+        // In `object`, which is built (unknown request fields are checked and skipped).
         let values = String(repeating: "0,", count: AdmissionReviewDecoder.maxValues) + "0"
-        let body = #"{"apiVersion":"admission.k8s.io/v1","kind":"AdmissionReview","request":{"x":["# + values + "]}}"
+        let body = #"{"apiVersion":"admission.k8s.io/v1","kind":"AdmissionReview","request":{"object":{"x":["# + values + "]}}}"
         #expect {
             try AdmissionReviewDecoder.decode(Array(body.utf8))
         } throws: { error in

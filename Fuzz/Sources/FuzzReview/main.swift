@@ -13,6 +13,7 @@ public func fuzzReview(_ data: UnsafePointer<UInt8>?, _ size: Int) -> Int32 {
     guard let data, size > 0 else { return 0 }
     let input = Array(UnsafeBufferPointer(start: data + 1, count: size - 1))
     let body = data[0] & 1 == 0 ? input : envelope(input)
+    requireEnvelopeReadingAgrees(body)
     guard let validated = try? webhook.review(.validate, body: body) else { return 0 }
     require(validated.response.patch.isEmpty, "validate patched")
     guard let mutated = try? webhook.review(.mutate, body: body) else {
@@ -43,6 +44,31 @@ public func fuzzReview(_ data: UnsafePointer<UInt8>?, _ size: Int) -> Int32 {
     let again = webhook.decide(.mutate, request)
     require(again.patch.isEmpty, "mutating the mutated object patched again: \(again.patch.map(\.path.jsonPointer))")
     return 0
+}
+
+/// The envelope read member by member decides as decoding its tree does (fields or message).
+func requireEnvelopeReadingAgrees(_ body: [UInt8]) {
+    func outcome(_ decode: () throws(AdmissionDecodeError) -> (AdmissionVersion, AdmissionRequest)) -> String {
+        do throws(AdmissionDecodeError) {
+            let (version, r) = try decode()
+            return "\(version) \(r.uid) \(r.kind) \(r.subResource) \(r.name) \(r.namespace) \(r.operation) \(r.dryRun) "
+                + "\(r.object.map { JSONWriter().string($0) } ?? "-") \(r.oldObject.map { JSONWriter().string($0) } ?? "-")"
+        } catch {
+            return "error: \(error)"
+        }
+    }
+    guard !body.isEmpty else { return }
+    let read = outcome { () throws(AdmissionDecodeError) in try AdmissionReviewDecoder.decode(body, reading: webhook.readSet, strings: webhook.strings) }
+    let tree = outcome { () throws(AdmissionDecodeError) in
+        let json: JSON
+        do {
+            json = try JSONParser.parse(body, reading: webhook.readSet, maxValues: AdmissionReviewDecoder.maxValues, strings: webhook.strings)
+        } catch {
+            throw AdmissionDecodeError("body is not valid JSON: \(error)")
+        }
+        return try AdmissionReviewDecoder.decode(json)
+    }
+    require(read == tree, "envelope read member by member: \(read)\ntree: \(tree)")
 }
 
 func envelope(_ object: [UInt8]) -> [UInt8] {

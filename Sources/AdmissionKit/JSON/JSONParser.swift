@@ -552,6 +552,135 @@ public struct JSONParser {
     }
 }
 
+// MARK: Reading an object member by member
+
+extension JSONParser {
+    /// Reads a document that must be an object, member by member: `member` is handed each
+    /// key with the depth its value sits at, and consumes the value with `value(depth:read:)`,
+    /// `skip(depth:)` or `members(depth:_:)`. Returns false, having read nothing, when the
+    /// document is not an object. For envelopes whose few fields are wanted as values, not
+    /// as a tree to look them up in (`AdmissionReviewDecoder`).
+    static func readMembers(
+        _ bytes: [UInt8], maxValues: Int = unlimitedValues, strings: CommonStrings? = nil,
+        _ member: (inout JSONParser, JSONKey, Int) throws(JSONParseError) -> Void
+    ) throws(JSONParseError) -> Bool {
+        try bytes.withUnsafeBufferPointer { buffer -> Result<Bool, JSONParseError> in
+            var parser = JSONParser(bytes: buffer, maxDepth: defaultMaxDepth, maxValues: maxValues, strings: strings)
+            defer {
+                parser.openMembers.release()
+                parser.openElements.release()
+            }
+            do throws(JSONParseError) {
+                parser.skipWhitespace()
+                guard parser.index < buffer.count, buffer[parser.index] == UInt8(ascii: "{") else { return .success(false) }
+                try parser.members(depth: 0, member)
+                parser.skipWhitespace()
+                if parser.index != buffer.count { throw parser.error("unexpected data after the JSON value") }
+                return .success(true)
+            } catch {
+                return .failure(error)
+            }
+        }.get()
+    }
+
+    /// The value at the read position, built as `read` says (`null` for a part not built).
+    mutating func value(depth: Int, read: JSONReadSet) throws(JSONParseError) -> JSON {
+        if read.buildsNothing {
+            try skipValue(depth: depth)
+            return .null
+        }
+        return try parseValue(depth: depth, read: read)
+    }
+
+    /// Checks the value at the read position and moves past it.
+    mutating func skip(depth: Int) throws(JSONParseError) {
+        try skipValue(depth: depth)
+    }
+
+    /// Whether the value at the read position is an object (`members` reads it).
+    var atObject: Bool { index < bytes.count && bytes[index] == UInt8(ascii: "{") }
+
+    /// Reads the object at the read position member by member, as `readMembers`. The same
+    /// grammar, limits and messages as `parseObject`.
+    mutating func members(depth: Int, _ member: (inout JSONParser, JSONKey, Int) throws(JSONParseError) -> Void) throws(JSONParseError) {
+        builtValues += 1
+        guard builtValues <= maxValues else { throw error("more than \(maxValues) JSON values") }
+        let depth = depth + 1
+        guard depth <= maxDepth else { throw error("nesting deeper than \(maxDepth) levels") }
+        index += 1
+        skipWhitespace()
+        if index < bytes.count, bytes[index] == UInt8(ascii: "}") {
+            index += 1
+            return
+        }
+        while true {
+            skipWhitespace()
+            guard index < bytes.count, bytes[index] == UInt8(ascii: "\"") else {
+                throw error(index < bytes.count ? "expected a string key" : "unexpected end of input")
+            }
+            // The key's bytes in place when it has no escapes (nearly always): no String.
+            let keyStart = index + 1
+            let plainEnd = Self.scanPlain(bytes, from: keyStart)
+            var escapedKey: String?
+            let keyEnd: Int
+            if plainEnd < bytes.count, bytes[plainEnd] == UInt8(ascii: "\"") {
+                keyEnd = plainEnd
+                index = plainEnd + 1
+            } else {
+                escapedKey = try parseString()
+                keyEnd = keyStart
+            }
+            skipWhitespace()
+            guard index < bytes.count, bytes[index] == UInt8(ascii: ":") else { throw error("expected ':' after an object key") }
+            index += 1
+            skipWhitespace()
+            guard index < bytes.count else { throw error("unexpected end of input") }
+            if var escapedKey {
+                try escapedKey.withUTF8 { utf8 -> Result<Void, JSONParseError> in
+                    do throws(JSONParseError) {
+                        try member(&self, JSONKey(utf8), depth)
+                        return .success(())
+                    } catch {
+                        return .failure(error)
+                    }
+                }.get()
+            } else {
+                try member(&self, JSONKey(UnsafeBufferPointer(rebasing: bytes[keyStart..<keyEnd])), depth)
+            }
+            skipWhitespace()
+            guard index < bytes.count else { throw error("unexpected end of input in an object") }
+            if bytes[index] == UInt8(ascii: ",") {
+                index += 1
+            } else if bytes[index] == UInt8(ascii: "}") {
+                index += 1
+                return
+            } else {
+                throw error("expected ',' or '}' in an object")
+            }
+        }
+    }
+}
+
+/// An object key's UTF-8 as read (escapes decoded), valid during the call it is handed to.
+struct JSONKey {
+    let utf8: UnsafeBufferPointer<UInt8>
+
+    init(_ utf8: UnsafeBufferPointer<UInt8>) { self.utf8 = utf8 }
+
+    /// Byte equality with a literal, lengths first (a `switch` over Strings compared case by
+    /// case through the runtime, more than reading the key cost).
+    @inline(__always)
+    static func == (key: JSONKey, literal: StaticString) -> Bool {
+        guard key.utf8.count == literal.utf8CodeUnitCount else { return false }
+        let expected = literal.utf8Start
+        for i in 0..<key.utf8.count where key.utf8[i] != expected[i] { return false }
+        return true
+    }
+
+    @inline(__always)
+    static func ~= (literal: StaticString, key: JSONKey) -> Bool { key == literal }
+}
+
 /// The kinds of the containers a skip is inside, innermost last: a bit each for the first
 /// 64 levels (no allocation for what Kubernetes objects nest), an array past them.
 private struct OpenContainers {

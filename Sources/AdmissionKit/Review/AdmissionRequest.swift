@@ -103,72 +103,152 @@ public enum AdmissionReviewDecoder {
     }
 
     /// Decodes the envelope and the request fields, checking each one's type so that the
-    /// error says exactly which field was wrong.
+    /// error says exactly which field was wrong. The envelope is read member by member into
+    /// `Envelope` (no tree of it is built, then searched and freed); `object` and
+    /// `oldObject` are built as `readSet` says for them.
     public static func decode(
         _ body: [UInt8], reading readSet: JSONReadSet = readSet(), strings: CommonStrings = .kubernetes
     ) throws(AdmissionDecodeError) -> (AdmissionVersion, AdmissionRequest) {
         if body.isEmpty { throw AdmissionDecodeError("empty body: expected an AdmissionReview JSON object") }
-        let json: JSON
+        let request = readSet.member("request")
+        let objectRead = request.member("object")
+        let oldObjectRead = request.member("oldObject")
+        var envelope = Envelope()
+        let isObject: Bool
         do {
-            json = try JSONParser.parse(body, reading: readSet, maxValues: maxValues, strings: strings)
+            isObject = try JSONParser.readMembers(body, maxValues: maxValues, strings: strings) { parser, key, depth throws(JSONParseError) in
+                switch key {
+                case "apiVersion": envelope.apiVersion = try parser.value(depth: depth, read: .all)
+                case "kind": envelope.kind = try parser.value(depth: depth, read: .all)
+                case "request":
+                    // The last one wins, as for any key: a second request replaces the first.
+                    envelope.request = nil
+                    envelope.requestFields = nil
+                    guard parser.atObject else {
+                        envelope.request = try parser.value(depth: depth, read: .all)
+                        return
+                    }
+                    var fields = Envelope.RequestFields()
+                    try parser.members(depth: depth) { parser, key, depth throws(JSONParseError) in
+                        switch key {
+                        case "uid": fields.uid = try parser.value(depth: depth, read: .all)
+                        case "kind": fields.kind = try parser.value(depth: depth, read: .all)
+                        case "subResource": fields.subResource = try parser.value(depth: depth, read: .all)
+                        case "name": fields.name = try parser.value(depth: depth, read: .all)
+                        case "namespace": fields.namespace = try parser.value(depth: depth, read: .all)
+                        case "operation": fields.operation = try parser.value(depth: depth, read: .all)
+                        case "dryRun": fields.dryRun = try parser.value(depth: depth, read: .all)
+                        case "object": fields.object = try parser.value(depth: depth, read: objectRead)
+                        case "oldObject": fields.oldObject = try parser.value(depth: depth, read: oldObjectRead)
+                        default: try parser.skip(depth: depth)  // userInfo, options, resource, …: checked, not built
+                        }
+                    }
+                    envelope.requestFields = fields
+                default: try parser.skip(depth: depth)
+                }
+            }
         } catch {
             throw AdmissionDecodeError("body is not valid JSON: \(error)")
         }
-        return try decode(json)
+        guard isObject else {
+            // Not an object: parsed whole, for the message that says what it is instead.
+            let json: JSON
+            do {
+                json = try JSONParser.parse(body, reading: .all, maxValues: maxValues, strings: strings)
+            } catch {
+                throw AdmissionDecodeError("body is not valid JSON: \(error)")
+            }
+            return try decode(json)
+        }
+        return try decode(envelope)
     }
 
     public static func decode(_ json: JSON) throws(AdmissionDecodeError) -> (AdmissionVersion, AdmissionRequest) {
         guard case .object(let root) = json else {
             throw AdmissionDecodeError("body is a JSON \(json.typeName), expected an AdmissionReview object")
         }
-        guard let apiVersion = root["apiVersion"]?.stringValue else {
+        return try decode(Envelope(root))
+    }
+
+    /// What decoding reads of an AdmissionReview: the envelope's fields as they came (types
+    /// unchecked), from a body or from a tree.
+    struct Envelope {
+        var apiVersion: JSON?
+        var kind: JSON?
+        /// `request` when it is not an object (for the error).
+        var request: JSON?
+        /// `request`'s fields when it is an object.
+        var requestFields: RequestFields?
+
+        struct RequestFields {
+            var uid, kind, subResource, name, namespace, operation, dryRun, object, oldObject: JSON?
+        }
+
+        init() {}
+
+        init(_ root: JSONObject) {
+            apiVersion = root["apiVersion"]
+            kind = root["kind"]
+            guard case .object(let request)? = root["request"] else {
+                self.request = root["request"]
+                return
+            }
+            requestFields = RequestFields(
+                uid: request["uid"], kind: request["kind"], subResource: request["subResource"], name: request["name"],
+                namespace: request["namespace"], operation: request["operation"], dryRun: request["dryRun"],
+                object: request["object"], oldObject: request["oldObject"])
+        }
+    }
+
+    private static func decode(_ envelope: Envelope) throws(AdmissionDecodeError) -> (AdmissionVersion, AdmissionRequest) {
+        guard let apiVersion = envelope.apiVersion?.stringValue else {
             throw AdmissionDecodeError("apiVersion: missing or not a string; expected admission.k8s.io/v1")
         }
         guard let version = AdmissionVersion(rawValue: apiVersion) else {
             throw AdmissionDecodeError("apiVersion: unsupported value \(quoted(apiVersion)); expected admission.k8s.io/v1 or admission.k8s.io/v1beta1")
         }
-        guard root["kind"]?.stringValue == "AdmissionReview" else {
+        guard envelope.kind?.stringValue == "AdmissionReview" else {
             throw AdmissionDecodeError("kind: must be \"AdmissionReview\"")
         }
-        guard let requestValue = root["request"], !requestValue.isNull else {
-            throw AdmissionDecodeError("request: missing; an AdmissionReview sent to a webhook carries a request")
-        }
-        guard case .object(let request) = requestValue else {
+        guard let request = envelope.requestFields else {
+            guard let requestValue = envelope.request, !requestValue.isNull else {
+                throw AdmissionDecodeError("request: missing; an AdmissionReview sent to a webhook carries a request")
+            }
             throw AdmissionDecodeError("request: must be an object, not \(requestValue.typeName)")
         }
-        let uid = try string(request, "uid", required: true)
+        let uid = try string(request.uid, "uid", required: true)
         if uid.isEmpty { throw AdmissionDecodeError("request.uid: must not be empty") }
-        guard case .object(let kindObject)? = request["kind"] else {
+        guard case .object(let kindObject)? = request.kind else {
             throw AdmissionDecodeError("request.kind: missing or not an object {group, version, kind}")
         }
         let kind = GroupVersionKind(
-            group: try string(kindObject, "group", in: "request.kind"),
-            version: try string(kindObject, "version", in: "request.kind"),
-            kind: try string(kindObject, "kind", in: "request.kind", required: true))
-        let operationText = try string(request, "operation", required: true)
+            group: try string(kindObject["group"], "group", in: "request.kind"),
+            version: try string(kindObject["version"], "version", in: "request.kind"),
+            kind: try string(kindObject["kind"], "kind", in: "request.kind", required: true))
+        let operationText = try string(request.operation, "operation", required: true)
         guard let operation = Operation(rawValue: operationText) else {
             throw AdmissionDecodeError("request.operation: unsupported value \(quoted(operationText)); expected CREATE, UPDATE, DELETE or CONNECT")
         }
         var dryRun = false
-        if let value = request["dryRun"], !value.isNull {
+        if let value = request.dryRun, !value.isNull {
             guard let flag = value.boolValue else { throw AdmissionDecodeError("request.dryRun: must be a boolean") }
             dryRun = flag
         }
-        func object(_ key: String) -> JSON? {
-            guard let value = request[key], !value.isNull else { return nil }
+        func object(_ value: JSON?) -> JSON? {
+            guard let value, !value.isNull else { return nil }
             return value
         }
         return (
             version,
             AdmissionRequest(
-                uid: uid, kind: kind, subResource: try string(request, "subResource"),
-                name: try string(request, "name"), namespace: try string(request, "namespace"),
-                operation: operation, object: object("object"), oldObject: object("oldObject"), dryRun: dryRun)
+                uid: uid, kind: kind, subResource: try string(request.subResource, "subResource"),
+                name: try string(request.name, "name"), namespace: try string(request.namespace, "namespace"),
+                operation: operation, object: object(request.object), oldObject: object(request.oldObject), dryRun: dryRun)
         )
     }
 
-    private static func string(_ object: JSONObject, _ key: String, in parent: String = "request", required: Bool = false) throws(AdmissionDecodeError) -> String {
-        guard let value = object[key], !value.isNull else {
+    private static func string(_ value: JSON?, _ key: String, in parent: String = "request", required: Bool = false) throws(AdmissionDecodeError) -> String {
+        guard let value, !value.isNull else {
             if required { throw AdmissionDecodeError("\(parent).\(key): missing") }
             return ""
         }
