@@ -68,7 +68,14 @@ func requireEnvelopeReadingAgrees(_ body: [UInt8]) {
         }
         return try AdmissionReviewDecoder.decode(json)
     }
-    require(read == tree, "envelope read member by member: \(read)\ntree: \(tree)")
+    guard read != tree else { return }
+    // Parts nobody reads are skipped, checked for JSON structure but not for what their
+    // strings hold (escapes, UTF-8), and not counted against the value limit, as the read
+    // set's skipped parts always were; the tree builds every envelope member. So the two
+    // may differ only where the tree stopped at a string's contents or at the limit.
+    let treeStoppedAtContents = ["not valid UTF-8", "escape", "surrogate", "JSON values"].contains { tree.contains($0) }
+    require(tree.hasPrefix("error: body is not valid JSON") && treeStoppedAtContents, "envelope read member by member: \(read)\ntree: \(tree)")
+    require(tree.contains("JSON values") || (try? JSONParser.parse(body)) == nil, "a valid JSON body decided differently: \(read)\ntree: \(tree)")
 }
 
 func envelope(_ object: [UInt8]) -> [UInt8] {

@@ -6,9 +6,10 @@ public struct JSONParseError: Error, Equatable, CustomStringConvertible, Sendabl
     public var description: String { "invalid JSON at byte \(offset): \(reason)" }
 }
 
-/// Which parts of a document to build. Parts not built are checked for syntax only and
-/// come out as `null` (their keys stay): building and freeing a tree is most of what a
-/// review costs, and a review reads little of the AdmissionReview it is sent.
+/// Which parts of a document to build. Parts not built are checked for syntax only (the
+/// JSON structure, and that each string ends; not the escapes or UTF-8 inside it, which
+/// nobody reads) and come out as `null` (their keys stay): building and freeing a tree is
+/// most of what a review costs, and a review reads little of the AdmissionReview it is sent.
 public indirect enum JSONReadSet: Sendable {
     /// Build everything below.
     case all
@@ -172,8 +173,12 @@ public struct JSONParser {
         var expectKey = false
         while true {
             skipWhitespace()
+            // The messages are parseObject's and parseArray's: a truncated body gets the same
+            // error whether the part it stops in is built or skipped.
             if expectKey {
-                guard index < bytes.count, bytes[index] == UInt8(ascii: "\"") else { throw error("expected a string key") }
+                guard index < bytes.count, bytes[index] == UInt8(ascii: "\"") else {
+                    throw error(index < bytes.count ? "expected a string key" : "unexpected end of input")
+                }
                 try skipString()
                 skipWhitespace()
                 guard index < bytes.count, bytes[index] == UInt8(ascii: ":") else { throw error("expected ':' after an object key") }
@@ -205,8 +210,8 @@ public struct JSONParser {
             while true {
                 guard open.depth > 0 else { return }
                 skipWhitespace()
-                guard index < bytes.count else { throw error("unexpected end of input") }
                 let isObject = open.topIsObject
+                guard index < bytes.count else { throw error(isObject ? "unexpected end of input in an object" : "unexpected end of input in an array") }
                 if bytes[index] == UInt8(ascii: ",") {
                     index += 1
                     expectKey = isObject

@@ -69,8 +69,9 @@ public enum AdmissionReviewDecoder {
     /// fields, `object` as `object` says, `oldObject` as `oldObject` says. Never built:
     /// `userInfo`, `options`, the resource kinds, and `metadata.managedFields` (a typical
     /// object's managedFields hold more JSON than the rest of it). What is not built is
-    /// checked for syntax; the request's parts nobody reads are left out, the others come
-    /// out `null` (keys kept); a skipped `oldObject` is nil.
+    /// checked for syntax (`JSONReadSet`); the request's parts nobody reads are left out,
+    /// the others come out `null` (keys kept); a skipped `oldObject` is nil. `decode(_:reading:)`
+    /// reads the envelope's own fields whatever this says, and skips its other members.
     public static func readSet(object: JSONReadSet = genericObject, oldObject: JSONReadSet = genericObject) -> JSONReadSet {
         .members(
             [
