@@ -177,21 +177,10 @@ private struct DemoPolicy: Validator, Defaulter {
 /// The envelope is read member by member, not built as a tree: it must decide exactly as
 /// decoding the tree does (`decode(_ json:)`), messages included.
 @Suite struct EnvelopeReadingTests {
-    /// What both ways decide: the request's fields, or the error.
-    static func outcome(_ decode: () throws(AdmissionDecodeError) -> (AdmissionVersion, AdmissionRequest)) -> String {
-        do throws(AdmissionDecodeError) {
-            let (version, r) = try decode()
-            return "\(version) \(r.uid) \(r.kind) \(r.subResource) \(r.name) \(r.namespace) \(r.operation) \(r.dryRun) "
-                + "\(r.object.map { JSONWriter().string($0) } ?? "-") \(r.oldObject.map { JSONWriter().string($0) } ?? "-")"
-        } catch {
-            return "error: \(error)"
-        }
-    }
-
     static func agree(_ body: [UInt8], _ comment: String = "") -> Bool {
         let readSet = AdmissionReviewDecoder.readSet()
-        let read = outcome { () throws(AdmissionDecodeError) in try AdmissionReviewDecoder.decode(body, reading: readSet) }
-        let tree = outcome { () throws(AdmissionDecodeError) in
+        let read = Result { () throws(AdmissionDecodeError) in try AdmissionReviewDecoder.decode(body, reading: readSet) }
+        let tree = Result { () throws(AdmissionDecodeError) in
             let json: JSON
             do {
                 json = try JSONParser.parse(body, reading: readSet, maxValues: AdmissionReviewDecoder.maxValues, strings: .kubernetes)
@@ -200,8 +189,14 @@ private struct DemoPolicy: Validator, Defaulter {
             }
             return try AdmissionReviewDecoder.decode(json)
         }
-        #expect(read == tree, "\(comment): \(String(decoding: body, as: UTF8.self))")
-        return read == tree
+        let same =
+            switch (read, tree) {
+            case (.success(let r), .success(let t)): r.0 == t.0 && r.1 == t.1
+            case (.failure(let r), .failure(let t)): r == t
+            default: false
+            }
+        #expect(same, "\(comment): read \(read), tree \(tree): \(String(decoding: body, as: UTF8.self))")
+        return same
     }
 
     static let envelope =

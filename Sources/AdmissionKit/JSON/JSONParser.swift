@@ -376,16 +376,24 @@ public struct JSONParser {
             case .all, .members:
                 openMembers.push(JSONMember(key, try parseValue(depth: depth, read: memberRead)))
             }
-            skipWhitespace()
-            guard index < bytes.count else { throw error("unexpected end of input in an object") }
-            if bytes[index] == UInt8(ascii: ",") {
-                index += 1
-            } else if bytes[index] == UInt8(ascii: "}") {
-                index += 1
-                return .object(JSONObject(members: openMembers.pop(from: first)))
-            } else {
-                throw error("expected ',' or '}' in an object")
-            }
+            if try closesObject() { return .object(JSONObject(members: openMembers.pop(from: first))) }
+        }
+    }
+
+    /// After a member's value: past a ',' (false) or the '}' that closes the object (true).
+    @inline(__always)
+    private mutating func closesObject() throws(JSONParseError) -> Bool {
+        skipWhitespace()
+        guard index < bytes.count else { throw error("unexpected end of input in an object") }
+        switch bytes[index] {
+        case UInt8(ascii: ","):
+            index += 1
+            return false
+        case UInt8(ascii: "}"):
+            index += 1
+            return true
+        default:
+            throw error("expected ',' or '}' in an object")
         }
     }
 
@@ -652,16 +660,7 @@ extension JSONParser {
             } else {
                 try member(&self, JSONKey(UnsafeBufferPointer(rebasing: bytes[keyStart..<keyEnd])), depth)
             }
-            skipWhitespace()
-            guard index < bytes.count else { throw error("unexpected end of input in an object") }
-            if bytes[index] == UInt8(ascii: ",") {
-                index += 1
-            } else if bytes[index] == UInt8(ascii: "}") {
-                index += 1
-                return
-            } else {
-                throw error("expected ',' or '}' in an object")
-            }
+            if try closesObject() { return }
         }
     }
 }

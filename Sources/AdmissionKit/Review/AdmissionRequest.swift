@@ -25,7 +25,7 @@ public enum Operation: String, Sendable {
 /// The parts of `request` a webhook acts on. `object` stays raw JSON: rules read it field by
 /// field so that a wrong type anywhere is a field error, never a decode failure. Decoded
 /// from a body, only what the webhook's rules read is built (`AdmissionWebhook.readSet`).
-public struct AdmissionRequest: Sendable {
+public struct AdmissionRequest: Sendable, Equatable {
     public var uid: String
     public var kind: GroupVersionKind
     public var subResource: String
