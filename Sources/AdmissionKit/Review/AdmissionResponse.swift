@@ -20,9 +20,9 @@ public struct AdmissionResponse: Sendable {
         /// `namespace/name` as the message names the object.
         var displayName: String
 
-        /// `Kind "ns/name" is invalid (N errors):` and a line per cause. Written when asked
-        /// for: the answer writes it straight into its bytes (`writeMessage`), escaped as it
-        /// goes, instead of building this String and escaping it again.
+        /// `Kind "ns/name" is invalid (N errors):` and a line per cause. Made when asked for:
+        /// the answer writes it with `writeMessage` into scratch bytes it escapes once, and
+        /// builds no String of it.
         public var message: String {
             let text = ByteWriter(capacity: 256)
             var out = text
@@ -174,4 +174,3 @@ public struct AdmissionResponse: Sendable {
         return .object(JSONObject([("apiVersion", .string(version.rawValue)), ("kind", "AdmissionReview"), ("response", .object(response))]))
     }
 }
-
