@@ -13,16 +13,16 @@ public struct FieldPath: Sendable, Hashable, CustomStringConvertible {
 
     public init(_ keys: String...) { self.steps = keys.map { .key($0) } }
 
-    public func child(_ key: String) -> FieldPath {
-        var copy = self
-        copy.steps.append(.key(key))
-        return copy
+    // Consuming: in a chain (`path.child("a").index(i)`) the intermediate path is appended
+    // to in place instead of copied again.
+    public consuming func child(_ key: String) -> FieldPath {
+        steps.append(.key(key))
+        return self
     }
 
-    public func index(_ i: Int) -> FieldPath {
-        var copy = self
-        copy.steps.append(.index(i))
-        return copy
+    public consuming func index(_ i: Int) -> FieldPath {
+        steps.append(.index(i))
+        return self
     }
 
     /// `rhs` below this path (a patch of a List item, `items[3]` + `spec.url`).
