@@ -85,18 +85,24 @@ public struct JSONObject: Sendable, Equatable {
 
     public init(members: [JSONMember] = []) {
         self.members = members
-        keyLengths = 0
-        members.withUnsafeBufferPointer { members in
-            for i in members.indices { keyLengths |= Self.lengthBit(members[i].key) }
-        }
+        keyLengths = Self.keyLengths(of: members)
     }
 
     public init(_ pairs: [(key: String, value: JSON)]) {
         self.init(members: pairs.map { JSONMember($0.key, $0.value) })
     }
 
+    /// The `keyLengths` bit of a key of `length` UTF-8 bytes.
     @inline(__always)
-    private static func lengthBit(_ key: String) -> UInt64 { 1 &<< UInt64(key.utf8.count & 63) }
+    private static func lengthBit(_ length: Int) -> UInt64 { 1 &<< UInt64(length & 63) }
+
+    private static func keyLengths(of members: [JSONMember]) -> UInt64 {
+        members.withUnsafeBufferPointer { members in
+            var bits: UInt64 = 0
+            for i in members.indices { bits |= lengthBit(members[i].key.utf8.count) }
+            return bits
+        }
+    }
 
     public var count: Int { members.count }
     public var isEmpty: Bool { members.isEmpty }
@@ -104,7 +110,7 @@ public struct JSONObject: Sendable, Equatable {
 
     /// Adds a member at the end (a key already there is shadowed: the last one wins).
     public mutating func append(_ member: JSONMember) {
-        keyLengths |= Self.lengthBit(member.key)
+        keyLengths |= Self.lengthBit(member.key.utf8.count)
         members.append(member)
     }
 
@@ -121,7 +127,7 @@ public struct JSONObject: Sendable, Equatable {
             // Unicode-equivalence checks out of line, and rules look up fields thousands of
             // times per second.
             let length = key.utf8.count
-            guard keyLengths & (1 &<< UInt64(length & 63)) != 0 else { return nil }
+            guard keyLengths & Self.lengthBit(length) != 0 else { return nil }
             return members.withUnsafeBufferPointer { buffer in
                 var i = buffer.count
                 while i > 0 {
@@ -137,9 +143,7 @@ public struct JSONObject: Sendable, Equatable {
                     members[index].value = newValue
                 } else {
                     members.remove(at: index)
-                    // Another member may still have the length: recount.
-                    keyLengths = 0
-                    for member in members { keyLengths |= Self.lengthBit(member.key) }
+                    keyLengths = Self.keyLengths(of: members)  // another member may have the length
                 }
             } else if let newValue {
                 append(JSONMember(key, newValue))
@@ -149,7 +153,7 @@ public struct JSONObject: Sendable, Equatable {
 
     public func has(_ key: String) -> Bool {
         let length = key.utf8.count
-        guard keyLengths & (1 &<< UInt64(length & 63)) != 0 else { return false }
+        guard keyLengths & Self.lengthBit(length) != 0 else { return false }
         return members.withUnsafeBufferPointer { buffer in buffer.contains { $0.key.utf8.count == length && $0.key == key } }
     }
 

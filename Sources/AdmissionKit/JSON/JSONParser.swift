@@ -176,14 +176,9 @@ public struct JSONParser {
             // The messages are parseObject's and parseArray's: a truncated body gets the same
             // error whether the part it stops in is built or skipped.
             if expectKey {
-                guard index < bytes.count, bytes[index] == UInt8(ascii: "\"") else {
-                    throw error(index < bytes.count ? "expected a string key" : "unexpected end of input")
-                }
+                try expectKeyStart()
                 try skipString()
-                skipWhitespace()
-                guard index < bytes.count, bytes[index] == UInt8(ascii: ":") else { throw error("expected ':' after an object key") }
-                index += 1
-                skipWhitespace()
+                try expectColon()
             }
             guard index < bytes.count else { throw error("unexpected end of input") }
             switch bytes[index] {
@@ -358,14 +353,9 @@ public struct JSONParser {
         let first = openMembers.count
         while true {
             skipWhitespace()
-            guard index < bytes.count, bytes[index] == UInt8(ascii: "\"") else {
-                throw error(index < bytes.count ? "expected a string key" : "unexpected end of input")
-            }
+            try expectKeyStart()
             let key = try parseString()
-            skipWhitespace()
-            guard index < bytes.count, bytes[index] == UInt8(ascii: ":") else { throw error("expected ':' after an object key") }
-            index += 1
-            skipWhitespace()
+            try expectColon()
             let memberRead = read.member(key)
             switch memberRead {
             case .omit:
@@ -378,6 +368,23 @@ public struct JSONParser {
             }
             if try closesObject() { return .object(JSONObject(members: openMembers.pop(from: first))) }
         }
+    }
+
+    /// At the '"' that starts an object key (the read position stays on it).
+    @inline(__always)
+    private func expectKeyStart() throws(JSONParseError) {
+        guard index < bytes.count, bytes[index] == UInt8(ascii: "\"") else {
+            throw error(index < bytes.count ? "expected a string key" : "unexpected end of input")
+        }
+    }
+
+    /// After an object key: past the ':' and the whitespace around it.
+    @inline(__always)
+    private mutating func expectColon() throws(JSONParseError) {
+        skipWhitespace()
+        guard index < bytes.count, bytes[index] == UInt8(ascii: ":") else { throw error("expected ':' after an object key") }
+        index += 1
+        skipWhitespace()
     }
 
     /// After a member's value: past a ',' (false) or the '}' that closes the object (true).
@@ -628,25 +635,17 @@ extension JSONParser {
         }
         while true {
             skipWhitespace()
-            guard index < bytes.count, bytes[index] == UInt8(ascii: "\"") else {
-                throw error(index < bytes.count ? "expected a string key" : "unexpected end of input")
-            }
+            try expectKeyStart()
             // The key's bytes in place when it has no escapes (nearly always): no String.
             let keyStart = index + 1
             let plainEnd = Self.scanPlain(bytes, from: keyStart)
             var escapedKey: String?
-            let keyEnd: Int
             if plainEnd < bytes.count, bytes[plainEnd] == UInt8(ascii: "\"") {
-                keyEnd = plainEnd
                 index = plainEnd + 1
             } else {
                 escapedKey = try parseString()
-                keyEnd = keyStart
             }
-            skipWhitespace()
-            guard index < bytes.count, bytes[index] == UInt8(ascii: ":") else { throw error("expected ':' after an object key") }
-            index += 1
-            skipWhitespace()
+            try expectColon()
             guard index < bytes.count else { throw error("unexpected end of input") }
             if var escapedKey {
                 try escapedKey.withUTF8 { utf8 -> Result<Void, JSONParseError> in
@@ -658,7 +657,7 @@ extension JSONParser {
                     }
                 }.get()
             } else {
-                try member(&self, JSONKey(UnsafeBufferPointer(rebasing: bytes[keyStart..<keyEnd])), depth)
+                try member(&self, JSONKey(UnsafeBufferPointer(rebasing: bytes[keyStart..<plainEnd])), depth)
             }
             if try closesObject() { return }
         }

@@ -80,8 +80,8 @@ public struct AdmissionResponse: Sendable {
             // Written once into a scratch buffer and escaped in one pass (escaping piece by
             // piece measured dearer: a path is written in many small pieces).
             let scratch = ByteWriter(capacity: 512)
-            var text = scratch
-            denial.writeMessage(to: &text)
+            var scratchSink = scratch
+            denial.writeMessage(to: &scratchSink)
             scratch.withBytes { JSONWriter.writeStringContents(utf8: $0, to: &out) }
             out.append(UInt8(ascii: "\""))
             out.append(#","reason":"Invalid","details":{"#)
@@ -95,7 +95,6 @@ public struct AdmissionResponse: Sendable {
             out.append(#","kind":"#)
             string(denial.kind.kind)
             out.append(#","causes":["#)
-            let field = scratch
             for (i, cause) in denial.causes.enumerated() {
                 out.append(i == 0 ? #"{"reason":""# : #",{"reason":""#)
                 out.append(utf8: cause.kind.rawValue)
@@ -107,10 +106,9 @@ public struct AdmissionResponse: Sendable {
                     JSONWriter.writeStringContents(cause.hint, to: &out)
                 }
                 out.append(#"","field":""#)
-                field.removeAll()
-                var sink = field
-                cause.path.writeDescription(to: &sink)
-                field.withBytes { JSONWriter.writeStringContents(utf8: $0, to: &out) }
+                scratch.removeAll()
+                cause.path.writeDescription(to: &scratchSink)
+                scratch.withBytes { JSONWriter.writeStringContents(utf8: $0, to: &out) }
                 out.append(#""}"#)
             }
             out.append(#"]},"code":422}"#)

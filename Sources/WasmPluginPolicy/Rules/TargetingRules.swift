@@ -185,14 +185,15 @@ enum TargetingRules {
     static func refGroup(_ input: RuleInput, _ r: inout ValidationResult) {
         for (path, ref) in input.targetRefs {
             let group = ref.string("group") ?? ""
-            let expected = ref.string("kind").flatMap(Self.group(forKind:))
+            let kind = ref.string("kind")
+            let expected = kind.flatMap(Self.group(forKind:))
             // The kind's own group (the usual case) is a valid subdomain: no need to check it.
             if let expected, group == expected { continue }
             if !group.isEmpty, group.utf8.count > 253 || !DNSNames.isSubdomain(group) {
                 r.report(path.child("group"), "must be a DNS subdomain such as gateway.networking.k8s.io")
                 continue
             }
-            guard let kind = ref.string("kind"), let expected else { continue }
+            guard let kind, let expected else { continue }
             // Group matching is canonical: "" and "core" are the same group.
             if expected.isEmpty && group == "core" { continue }
             if group.isEmpty {

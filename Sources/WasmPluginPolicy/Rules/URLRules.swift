@@ -76,8 +76,8 @@ enum URLRules {
 
     /// istiod: "url contains unsupported scheme"; pilot strips only a lowercase `file://`.
     static func schemeProblem(_ url: ModuleURL) -> (detail: FindingText, hint: FindingText, kind: FieldError.Kind)? {
-        guard case .scheme(let written) = url.shape else { return nil }
-        let scheme = url.scheme ?? written.lowercased()
+        // `url.scheme` is `written` lowercased, set whenever the shape is `.scheme`.
+        guard case .scheme(let written) = url.shape, let scheme = url.scheme else { return nil }
         guard ModuleURL.supportedSchemes.contains(scheme) else {
             let rest = url.raw.utf8.dropFirst(written.utf8.count + 1)
             // `name:tag` reads as scheme `name`: Go's parser (and so Istio) sees a url.
