@@ -158,6 +158,34 @@ private struct DemoPolicy: Validator, Defaulter {
         }
     }
 
+    /// The answer escapes each cause once, into the message, and copies the bytes into
+    /// `causes`: it must still spell exactly what the tree does, whatever the text holds
+    /// (quotes, backslashes, control bytes, non-ASCII) and with errors left out.
+    @Test func aDenialsBytesSpellTheTreeWhateverTheCausesHold() throws {
+        let awkward = ["plain", #"q"uote"#, #"back\slash"#, "new\nline", "tab\tand\u{1}", "ünï/cødé~", "", "dots.and/slashes"]
+        let request = AdmissionRequest(
+            uid: #"u"1"#, kind: GroupVersionKind(group: "g.io", version: "v1", kind: "Thing"), name: #"n"\ame"#, namespace: "ns", operation: .create)
+        for omitted in [0, 3] {
+            for count in [1, 2, 5] {
+                var errors: [FieldError] = []
+                for i in 0..<count {
+                    let key = awkward[i % awkward.count], other = awkward[(i + 3) % awkward.count]
+                    let path = FieldPath("spec").child(key).index(i).child(other)
+                    errors.append(FieldError(i % 2 == 0 ? .invalid : .required, path, "detail \(quoted: key) \(other)", hint: i % 3 == 2 ? "" : "hint \(other)"))
+                }
+                let response = AdmissionResponse.denied(request, errors: errors, omitted: omitted)
+                for version in [AdmissionVersion.v1, .v1beta1] {
+                    let bytes = response.reviewBytes(version: version)
+                    #expect(bytes == JSONWriter().bytes(response.review(version: version)), "\(count) causes, \(omitted) omitted")
+                    let parsed = try JSONParser.parse(bytes)
+                    #expect(parsed["response"]?["status"]?["message"]?.stringValue == response.denial?.message)
+                    let fields = parsed["response"]?["status"]?["details"]?["causes"]?.arrayValue?.compactMap { $0["field"]?.stringValue }
+                    #expect(fields == errors.map(\.path.description))
+                }
+            }
+        }
+    }
+
     /// Regression: a denial listed every error; 200,000 bad credentials took over 500 MB.
     /// The first 100 are listed, the rest counted.
     @Test func aDenialListsAtMostAHundredErrorsAndCountsTheRest() throws {

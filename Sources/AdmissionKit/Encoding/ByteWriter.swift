@@ -88,6 +88,16 @@ public final class ByteWriter: ByteSink {
         count += written
     }
 
+    /// Appends a copy of bytes already written (`range` of what was written so far).
+    public func appendCopy(of range: Range<Int>) {
+        precondition(range.lowerBound >= 0 && range.upperBound <= count, "copies bytes not written")
+        if capacity - count < range.count { grow(toFit: range.count) }
+        // After any growth: `base` may have moved. The ranges never overlap (the copy
+        // goes past `count`).
+        (base + count).update(from: base + range.lowerBound, count: range.count)
+        count += range.count
+    }
+
     /// Starts over, keeping the capacity.
     public func removeAll() { count = 0 }
 
