@@ -158,6 +158,22 @@ private struct DemoPolicy: Validator, Defaulter {
         }
     }
 
+    /// Messages name the object `namespace/name`, or by its generateName and `*` before the
+    /// apiserver has named it.
+    @Test func displayNamesJoinNamespaceAndName() {
+        let kind = GroupVersionKind(group: "g", version: "v1", kind: "K")
+        func shown(name: String = "", namespace: String = "", generateName: String? = nil) -> String {
+            let object: JSON? = generateName.map { .object(JSONObject([("metadata", .object(JSONObject([("generateName", .string($0))])))])) }
+            return AdmissionRequest(uid: "u", kind: kind, name: name, namespace: namespace, operation: .create, object: object).displayName
+        }
+        #expect(shown(name: "a", namespace: "ns") == "ns/a")
+        #expect(shown(name: "a") == "a")
+        #expect(shown(namespace: "ns", generateName: "gen-") == "ns/gen-*")
+        #expect(shown(generateName: "gen-") == "gen-*")
+        #expect(shown(namespace: "ns") == "ns/")
+        #expect(shown(name: "plugin-with-a-long-name-ünï", namespace: "namespace-ø") == "namespace-ø/plugin-with-a-long-name-ünï")
+    }
+
     /// The answer escapes each cause once, into the message, and copies the bytes into
     /// `causes`: it must still spell exactly what the tree does, whatever the text holds
     /// (quotes, backslashes, control bytes, non-ASCII) and with errors left out.
