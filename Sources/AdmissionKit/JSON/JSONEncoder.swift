@@ -104,6 +104,14 @@ public struct JSONWriter {
         string.withUTF8 { writeStringContents(utf8: $0, to: &out) }
     }
 
+    /// The escaped text of what `text` holds, into `out`.
+    static func writeStringContents(of text: ByteWriter, into out: ByteWriter) {
+        text.withBytes { bytes in
+            var sink = out
+            writeStringContents(utf8: bytes, to: &sink)
+        }
+    }
+
     static func writeStringContents<Sink: ByteSink>(utf8: UnsafeBufferPointer<UInt8>, to out: inout Sink) {
         var runStart = 0
         while true {

@@ -72,16 +72,27 @@ public struct AdmissionResponse: Sendable {
             denial: Denial(causes: errors, omitted: omitted, kind: request.kind, name: request.name, displayName: request.displayName))
     }
 
+    /// Room for the answer, so that a denial's writer never grows: each cause is written
+    /// about twice (message and `causes`), escaped.
+    private var estimatedSize: Int {
+        guard let denial else { return patch.isEmpty ? 192 : 1024 }
+        var size = 512
+        for cause in denial.causes { size += 2 * (cause.detail.utf8.count + cause.hint.utf8.count) + 192 }
+        return size
+    }
+
     /// The response AdmissionReview, written straight to bytes (every request writes one;
     /// no JSON tree is built). The same document as `review(version:)`, key for key.
     public func reviewBytes(version: AdmissionVersion) -> [UInt8] {
-        let writer = ByteWriter(capacity: denial == nil && patch.isEmpty ? 192 : 1024)
+        let writer = ByteWriter(capacity: estimatedSize)
+        // The sink the generic writers take; a class, so appends land in `writer`. Not
+        // captured by nested functions or closures: a captured `out` was checked for
+        // exclusive access at run time on every use.
         var out = writer
-        func string(_ value: String) { JSONWriter.writeString(value, to: &out) }
         out.append(#"{"apiVersion":"#)
-        string(version.rawValue)
+        JSONWriter.writeString(version.rawValue, to: &out)
         out.append(#","kind":"AdmissionReview","response":{"uid":"#)
-        string(uid)
+        JSONWriter.writeString(uid, to: &out)
         out.append(allowed ? #","allowed":true"# : #","allowed":false"#)
         if let denial {
             out.append(#","status":{"metadata":{},"status":"Failure","message":""#)
@@ -90,9 +101,8 @@ public struct AdmissionResponse: Sendable {
             // Escaping is byte by byte, so pieces escaped apart read as the whole escaped.
             let scratch = ByteWriter(capacity: 256)
             var scratchSink = scratch
-            func escapeScratch() { scratch.withBytes { JSONWriter.writeStringContents(utf8: $0, to: &out) } }
             denial.writeHeader(to: &scratchSink)
-            escapeScratch()
+            JSONWriter.writeStringContents(of: scratch, into: writer)
             var written: [(path: Range<Int>, message: Range<Int>)] = []
             written.reserveCapacity(denial.causes.count)
             for cause in denial.causes {
@@ -100,7 +110,7 @@ public struct AdmissionResponse: Sendable {
                 scratch.removeAll()
                 cause.path.writeDescription(to: &scratchSink)
                 let pathStart = writer.count
-                escapeScratch()
+                JSONWriter.writeStringContents(of: scratch, into: writer)
                 let path = pathStart..<writer.count
                 out.append(": ")
                 let messageStart = writer.count
@@ -113,18 +123,18 @@ public struct AdmissionResponse: Sendable {
             }
             scratch.removeAll()
             denial.writeTrailer(to: &scratchSink)
-            escapeScratch()
+            JSONWriter.writeStringContents(of: scratch, into: writer)
             out.append(UInt8(ascii: "\""))
             out.append(#","reason":"Invalid","details":{"#)
             if !denial.name.isEmpty {
                 out.append(#""name":"#)
-                string(denial.name)
+                JSONWriter.writeString(denial.name, to: &out)
                 out.append(UInt8(ascii: ","))
             }
             out.append(#""group":"#)
-            string(denial.kind.group)
+            JSONWriter.writeString(denial.kind.group, to: &out)
             out.append(#","kind":"#)
-            string(denial.kind.kind)
+            JSONWriter.writeString(denial.kind.kind, to: &out)
             out.append(#","causes":["#)
             for (i, cause) in denial.causes.enumerated() {
                 out.append(i == 0 ? #"{"reason":""# : #",{"reason":""#)
@@ -148,7 +158,7 @@ public struct AdmissionResponse: Sendable {
             out.append(#","warnings":["#)
             for (i, warning) in warnings.enumerated() {
                 if i > 0 { out.append(UInt8(ascii: ",")) }
-                string(warning)
+                JSONWriter.writeString(warning, to: &out)
             }
             out.append(UInt8(ascii: "]"))
         }
@@ -156,9 +166,9 @@ public struct AdmissionResponse: Sendable {
             out.append(#","auditAnnotations":{"#)
             for (i, annotation) in auditAnnotations.enumerated() {
                 if i > 0 { out.append(UInt8(ascii: ",")) }
-                string(annotation.key)
+                JSONWriter.writeString(annotation.key, to: &out)
                 out.append(UInt8(ascii: ":"))
-                string(annotation.value)
+                JSONWriter.writeString(annotation.value, to: &out)
             }
             out.append(UInt8(ascii: "}"))
         }
