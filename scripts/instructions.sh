@@ -2,7 +2,7 @@
 # Instruction counts under callgrind: steady to a few hundred where wall time on this kind
 # of machine swings ±15 %. For judging a change to the review or the request path.
 #
-#   scripts/instructions.sh review [FIXTURE.json ...]   per review, each endpoint
+#   scripts/instructions.sh review [FIXTURE.json ...]   per review, each endpoint and their mean
 #   scripts/instructions.sh server [FIXTURE.json ...]   per HTTP/1.1 request, whole server
 #
 # review: admission-bench --endpoint E, marginal instructions per review (a 1 s run minus a
@@ -69,9 +69,10 @@ server() { # fixture endpoint
 }
 
 if [[ $mode == review ]]; then
-  echo "instructions per review (admission-bench, marginal):  validate  mutate"
+  echo "instructions per review (admission-bench, marginal):  validate  mutate    mean"
   for f in "${fixtures[@]}"; do
-    printf '%-48s %9s %7s\n' "$(basename "$f")" "$(review "$f" validate)" "$(review "$f" mutate)"
+    v=$(review "$f" validate); m=$(review "$f" mutate)
+    printf '%-48s %9s %7s %7s\n' "$(basename "$f")" "$v" "$m" $(((v + m) / 2))
   done
 else
   echo "instructions per HTTP/1.1 request (whole server, marginal over 2,000):"
