@@ -11,10 +11,10 @@ final class WebhookMetrics: ServerObserver, Sendable {
     private let openHTTP1: Gauge
     private let openHTTP2: Gauge
     /// The registry's make* calls validate names and hash label arrays on every call;
-    /// the handful of label sets we use are looked up here instead, in lists scanned in
-    /// the order they were made (the first made are the busy ones). A dictionary hashed
-    /// each key with SipHash: ~600 instructions a lookup, two lookups a review. The lists
-    /// are bounded: endpoints and statuses are the router's few, decision keys 32 at most.
+    /// the handful of label sets we use are looked up here instead, in short lists scanned
+    /// in the order they were made. A dictionary hashed each key with SipHash: ~600
+    /// instructions a lookup, two lookups a review. The lists stay short: the router's six
+    /// endpoint names and few statuses, and 32 decision keys at most.
     /// Loop threads hand the cached objects to each other through `Locked`, which
     /// ThreadSanitizer can follow (`Synchronization.Mutex` showed the hand-off as a race).
     private let requestMetrics = Locked<[(key: RequestKey, counter: Counter, histogram: DurationHistogram)]>([])

@@ -72,8 +72,8 @@ public struct AdmissionResponse: Sendable {
             denial: Denial(causes: errors, omitted: omitted, kind: request.kind, name: request.name, displayName: request.displayName))
     }
 
-    /// Room for the answer, so that a denial's writer never grows: each cause is written
-    /// about twice (message and `causes`), escaped.
+    /// Room for the answer, so that a denial's writer seldom grows (growing copies what was
+    /// written): each cause's text is written twice (message and `causes`), plus its path.
     private var estimatedSize: Int {
         guard let denial else { return patch.isEmpty ? 192 : 1024 }
         var size = 512
