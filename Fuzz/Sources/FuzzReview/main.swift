@@ -16,6 +16,9 @@ public func fuzzReview(_ data: UnsafePointer<UInt8>?, _ size: Int) -> Int32 {
     requireEnvelopeReadingAgrees(body)
     guard let validated = try? webhook.review(.validate, body: body) else { return 0 }
     require(validated.response.patch.isEmpty, "validate patched")
+    // The answer is written straight to bytes (a denial's causes copied from its message):
+    // it must be exactly the document the response's JSON tree spells.
+    require(validated.body == JSONWriter().bytes(validated.response.review(version: validated.version)), "answer bytes differ from the tree")
     guard let mutated = try? webhook.review(.mutate, body: body) else {
         fatalError("mutate refused a body that validate decoded")
     }
