@@ -155,11 +155,15 @@ enum WarningList {
         return text.withUTF8 { bytes in
             guard let base = bytes.baseAddress else { return 0 }
             // Continuation bytes (10xxxxxx) counted eight at a time: bit 7 set, bit 6 clear.
+            // Only words with a non-ASCII byte are counted (a population count has no
+            // instruction of its own on baseline x86-64; warnings are nearly always ASCII).
             var continuation = 0
             var i = 0
             while i + 8 <= bytes.count {
                 let word = UnsafeRawPointer(base + i).loadUnaligned(as: UInt64.self)
-                continuation += (word & ~(word << 1) & 0x8080_8080_8080_8080).nonzeroBitCount
+                if word & 0x8080_8080_8080_8080 != 0 {
+                    continuation += (word & ~(word << 1) & 0x8080_8080_8080_8080).nonzeroBitCount
+                }
                 i += 8
             }
             while i < bytes.count {
