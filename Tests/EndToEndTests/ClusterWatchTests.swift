@@ -44,6 +44,14 @@ extension LiveServers {
             let observer: RecordingObserver
             let tokenFile: String
             var view: LiveClusterView { watcher.view }
+
+            /// Whether every kind's watch has reached the API server. Synced means listed; a
+            /// watch opens after its list, and a `drop()` or `expire()` cuts only the watches
+            /// already open (under ThreadSanitizer, one opened after the drop and nothing
+            /// was ever cut).
+            func watchesOpen() throws -> Bool {
+                try eventually(5) { ((try api.stats()["watches"] as? [String: Int]) ?? [:]).filter { $0.value >= 1 }.count == ClusterKind.allCases.count }
+            }
         }
 
         func start(
@@ -89,6 +97,7 @@ extension LiveServers {
             try r.api.apply([APIObjects.namespace("x1"), APIObjects.namespace("x2")])
             let raised = try #require(r.api.stats()["rv"] as? Int)
             usleep(1_200_000)  // two bookmark intervals
+            #expect(try r.watchesOpen())
             try r.api.drop()
             #expect(try eventually(5) { ((try r.api.stats()["watch_rvs"] as? [String: [Int]])?["Service"]?.last ?? 0) >= raised })
             let lists = try #require(r.api.stats()["lists"] as? [String: Int])
@@ -102,7 +111,7 @@ extension LiveServers {
             // Synced means listed; a kind whose watch is not open yet when the server expires
             // would start it at the compacted version itself and never hear a 410 (a race of
             // this test, seen under ThreadSanitizer): wait until every kind is watching.
-            #expect(try eventually(5) { ((try r.api.stats()["watches"] as? [String: Int]) ?? [:]).filter { $0.value >= 1 }.count == ClusterKind.allCases.count })
+            #expect(try r.watchesOpen())
             try r.api.expire()
             #expect(eventually(5) { r.observer.record.withLock { rec in ClusterKind.allCases.allSatisfy { (rec.relists[$0] ?? 0) >= 1 } } })
             try r.api.apply([APIObjects.service("app-ns", "after-gone")])
@@ -131,6 +140,7 @@ extension LiveServers {
         @Test func droppedWatchResumes() throws {
             let r = try start()
             defer { r.watcher.stop() }
+            #expect(try r.watchesOpen())
             try r.api.drop()
             #expect(eventually(5) { r.observer.record.withLock { $0.health.contains { $0.0 == .service && $0.1 } } })
             let health = r.observer.record.withLock { $0.health.filter { $0.0 == .service }.map(\.1) }
