@@ -180,7 +180,6 @@ public struct ValidationResult: Sendable, Equatable {
     // Findings consumed, not borrowed: each step moves the finding on instead of copying
     // it (its path and three Strings retained and released at every step).
     private mutating func record(_ finding: consuming FieldError, rule: String, verdict: RuleVerdict) {
-        var finding = finding
         finding.rule = rule
         switch verdict {
         case .deny: error(finding)

@@ -147,17 +147,8 @@ public struct JSONParser {
         }
         do throws(JSONParseError) {
             skipWhitespace()
-            let value: JSON
-            if readSet.buildsNothing {
-                try skipValue(depth: 0)
-                value = .null
-            } else {
-                value = try parseValue(depth: 0, read: readSet)
-            }
-            skipWhitespace()
-            if index != bytes.count {
-                throw error("unexpected data after the JSON value")
-            }
+            let value = try self.value(depth: 0, read: readSet)
+            try expectEnd()
             return .success(value)
         } catch {
             return .failure(error)
@@ -173,8 +164,8 @@ public struct JSONParser {
         var expectKey = false
         while true {
             skipWhitespace()
-            // The messages are parseObject's and parseArray's: a truncated body gets the same
-            // error whether the part it stops in is built or skipped.
+            // Keys, colons and containers go through the checks building uses: a truncated
+            // body gets the same error whether the part it stops in is built or skipped.
             if expectKey {
                 try expectKeyStart()
                 try skipString()
@@ -184,12 +175,7 @@ public struct JSONParser {
             switch bytes[index] {
             case UInt8(ascii: "{"), UInt8(ascii: "["):
                 let isObject = bytes[index] == UInt8(ascii: "{")
-                guard depth + open.depth + 1 <= maxDepth else { throw error("nesting deeper than \(maxDepth) levels") }
-                index += 1
-                skipWhitespace()
-                if index < bytes.count, bytes[index] == (isObject ? UInt8(ascii: "}") : UInt8(ascii: "]")) {
-                    index += 1  // empty: a complete value
-                } else {
+                if try !entersEmpty(isObject: isObject, depth: depth + open.depth + 1) {
                     open.push(isObject: isObject)
                     expectKey = isObject
                     continue
@@ -204,18 +190,11 @@ public struct JSONParser {
             // A value is complete: close the containers it completes, then on to the next.
             while true {
                 guard open.depth > 0 else { return }
-                skipWhitespace()
                 let isObject = open.topIsObject
-                guard index < bytes.count else { throw error(isObject ? "unexpected end of input in an object" : "unexpected end of input in an array") }
-                if bytes[index] == UInt8(ascii: ",") {
-                    index += 1
+                if try !closes(isObject: isObject) {
                     expectKey = isObject
                     break
                 }
-                guard bytes[index] == (isObject ? UInt8(ascii: "}") : UInt8(ascii: "]")) else {
-                    throw error(isObject ? "expected ',' or '}' in an object" : "expected ',' or ']' in an array")
-                }
-                index += 1
                 open.pop()
             }
         }
@@ -343,13 +322,7 @@ public struct JSONParser {
     }
 
     private mutating func parseObject(depth: Int, read: JSONReadSet) throws(JSONParseError) -> JSON {
-        guard depth <= maxDepth else { throw error("nesting deeper than \(maxDepth) levels") }
-        index += 1
-        skipWhitespace()
-        if index < bytes.count, bytes[index] == UInt8(ascii: "}") {
-            index += 1
-            return .object(JSONObject())
-        }
+        if try entersEmpty(isObject: true, depth: depth) { return .object(JSONObject()) }
         let first = openMembers.count
         while true {
             skipWhitespace()
@@ -366,7 +339,7 @@ public struct JSONParser {
             case .all, .members:
                 openMembers.push(JSONMember(key, try parseValue(depth: depth, read: memberRead)))
             }
-            if try closesObject() { return .object(JSONObject(members: openMembers.pop(from: first))) }
+            if try closes(isObject: true) { return .object(JSONObject(members: openMembers.pop(from: first))) }
         }
     }
 
@@ -387,45 +360,50 @@ public struct JSONParser {
         skipWhitespace()
     }
 
-    /// After a member's value: past a ',' (false) or the '}' that closes the object (true).
+    /// At the '{' or '[' of a container `depth` levels deep: past it and the whitespace
+    /// after it, and past its close too when it is empty (true). Built, read or skipped,
+    /// every container is entered here: the same limit and messages for each.
     @inline(__always)
-    private mutating func closesObject() throws(JSONParseError) -> Bool {
+    private mutating func entersEmpty(isObject: Bool, depth: Int) throws(JSONParseError) -> Bool {
+        guard depth <= maxDepth else { throw error("nesting deeper than \(maxDepth) levels") }
+        index += 1
         skipWhitespace()
-        guard index < bytes.count else { throw error("unexpected end of input in an object") }
+        guard index < bytes.count, bytes[index] == (isObject ? UInt8(ascii: "}") : UInt8(ascii: "]")) else { return false }
+        index += 1
+        return true
+    }
+
+    /// After a member's value or an element: past a ',' (false) or the '}' or ']' that
+    /// closes the container (true). Every container is closed here, built or skipped.
+    @inline(__always)
+    private mutating func closes(isObject: Bool) throws(JSONParseError) -> Bool {
+        skipWhitespace()
+        guard index < bytes.count else { throw error(isObject ? "unexpected end of input in an object" : "unexpected end of input in an array") }
         switch bytes[index] {
         case UInt8(ascii: ","):
             index += 1
             return false
-        case UInt8(ascii: "}"):
+        case isObject ? UInt8(ascii: "}") : UInt8(ascii: "]"):
             index += 1
             return true
         default:
-            throw error("expected ',' or '}' in an object")
+            throw error(isObject ? "expected ',' or '}' in an object" : "expected ',' or ']' in an array")
         }
     }
 
-    private mutating func parseArray(depth: Int, read: JSONReadSet) throws(JSONParseError) -> JSON {
-        guard depth <= maxDepth else { throw error("nesting deeper than \(maxDepth) levels") }
-        index += 1
+    /// After the document's value: only whitespace may follow.
+    private mutating func expectEnd() throws(JSONParseError) {
         skipWhitespace()
-        if index < bytes.count, bytes[index] == UInt8(ascii: "]") {
-            index += 1
-            return .array([])
-        }
+        if index != bytes.count { throw error("unexpected data after the JSON value") }
+    }
+
+    private mutating func parseArray(depth: Int, read: JSONReadSet) throws(JSONParseError) -> JSON {
+        if try entersEmpty(isObject: false, depth: depth) { return .array([]) }
         let first = openElements.count
         while true {
             skipWhitespace()
             openElements.push(try parseValue(depth: depth, read: read))
-            skipWhitespace()
-            guard index < bytes.count else { throw error("unexpected end of input in an array") }
-            if bytes[index] == UInt8(ascii: ",") {
-                index += 1
-            } else if bytes[index] == UInt8(ascii: "]") {
-                index += 1
-                return .array(openElements.pop(from: first))
-            } else {
-                throw error("expected ',' or ']' in an array")
-            }
+            if try closes(isObject: false) { return .array(openElements.pop(from: first)) }
         }
     }
 
@@ -594,8 +572,7 @@ extension JSONParser {
                 parser.skipWhitespace()
                 guard parser.index < buffer.count, buffer[parser.index] == UInt8(ascii: "{") else { return .success(false) }
                 try parser.members(depth: 0, member)
-                parser.skipWhitespace()
-                if parser.index != buffer.count { throw parser.error("unexpected data after the JSON value") }
+                try parser.expectEnd()
                 return .success(true)
             } catch {
                 return .failure(error)
@@ -626,13 +603,7 @@ extension JSONParser {
         builtValues += 1
         guard builtValues <= maxValues else { throw error("more than \(maxValues) JSON values") }
         let depth = depth + 1
-        guard depth <= maxDepth else { throw error("nesting deeper than \(maxDepth) levels") }
-        index += 1
-        skipWhitespace()
-        if index < bytes.count, bytes[index] == UInt8(ascii: "}") {
-            index += 1
-            return
-        }
+        if try entersEmpty(isObject: true, depth: depth) { return }
         while true {
             skipWhitespace()
             try expectKeyStart()
@@ -659,7 +630,7 @@ extension JSONParser {
             } else {
                 try member(&self, JSONKey(UnsafeBufferPointer(rebasing: bytes[keyStart..<plainEnd])), depth)
             }
-            if try closesObject() { return }
+            if try closes(isObject: true) { return }
         }
     }
 }

@@ -127,9 +127,10 @@ public enum AdmissionReviewDecoder {
         let objectRead = request.member("object")
         let oldObjectRead = request.member("oldObject")
         var envelope = Envelope()
-        let isObject: Bool
+        // Not an object: parsed whole, for the message that says what it is instead.
+        let notAnObject: JSON?
         do {
-            isObject = try JSONParser.readMembers(body, maxValues: maxValues, strings: strings) { parser, key, depth throws(JSONParseError) in
+            let isObject = try JSONParser.readMembers(body, maxValues: maxValues, strings: strings) { parser, key, depth throws(JSONParseError) in
                 switch key {
                 case "apiVersion": envelope.apiVersion = try parser.value(depth: depth, read: .all)
                 case "kind": envelope.kind = try parser.value(depth: depth, read: .all)
@@ -160,19 +161,16 @@ public enum AdmissionReviewDecoder {
                 default: try parser.skip(depth: depth)
                 }
             }
+            // Not `isObject ? nil : …`: JSON is nil-literal expressible, and that nil is `.null`.
+            if isObject {
+                notAnObject = Optional.none
+            } else {
+                notAnObject = try JSONParser.parse(body, reading: .all, maxValues: maxValues, strings: strings)
+            }
         } catch {
             throw AdmissionDecodeError("body is not valid JSON: \(error)")
         }
-        guard isObject else {
-            // Not an object: parsed whole, for the message that says what it is instead.
-            let json: JSON
-            do {
-                json = try JSONParser.parse(body, reading: .all, maxValues: maxValues, strings: strings)
-            } catch {
-                throw AdmissionDecodeError("body is not valid JSON: \(error)")
-            }
-            return try decode(json)
-        }
+        if let notAnObject { return try decode(notAnObject) }
         return try decode(envelope)
     }
 
