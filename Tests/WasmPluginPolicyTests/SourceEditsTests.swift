@@ -28,6 +28,31 @@ import YAMLManifests
         return true
     }
 
+    /// A FuzzYAML input that was committed at the repository's root (354149f) instead of
+    /// as a test: a document whose only key is a broken `targetRef`, then a flow mapping
+    /// whose quoted url starts on the next line. Both oracles must hold on it.
+    @Test func aFlowMappingAfterABrokenDocumentReadsBack() throws {
+        let text = """
+            # T5he ving certtomrat
+            spec:
+              targetRef:
+                kind: Gatewst", 'YWRtaW2zOmFkbWluMw']
+            ---
+            spec: {selector: {matchLabels: {istio.io/gateway-name: gw}}, url:
+            "//ghcr.io/x/basic_auth:2"}
+            """
+        let documents = try YAMLDocuments.parse(text)
+        #expect(documents.count == 2)
+        var errors = 0
+        for document in documents {
+            let result = WasmPluginValidator().validate(object: document.value, namespace: "default")
+            errors += result.errors.count
+            for error in result.errors { #expect(document.line(of: error.path) >= 1, "no line for \(error.path)") }
+        }
+        #expect(errors > 0)
+        #expect(try fixReadsBack(text))
+    }
+
     private func plugin(_ newline: String) -> String {
         ["apiVersion: extensions.istio.io/v1alpha1", "kind: WasmPlugin", "metadata: {name: a, namespace: ns}", "spec:",
          "  targetRef:", "    kind: Gateway", "    name: gw", "  url: ghcr.io/x/y:1.0", ""].joined(separator: newline)
