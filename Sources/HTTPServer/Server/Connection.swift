@@ -166,13 +166,13 @@ final class Connection {
 
     private func readSome(into buffer: UnsafeMutableRawBufferPointer) -> IO {
         guard let ssl else { return Self.plainResult(Glibc.read(fd, buffer.baseAddress, buffer.count)) }
-        ERR_clear_error()
+        clearTLSErrorQueue()
         return Self.tlsResult(ssl, SSL_read(ssl, buffer.baseAddress, Int32(clamping: buffer.count)))
     }
 
     private func writeSome(_ bytes: UnsafeRawBufferPointer) -> IO {
         guard let ssl else { return Self.plainResult(Glibc.write(fd, bytes.baseAddress, bytes.count)) }
-        ERR_clear_error()
+        clearTLSErrorQueue()
         return Self.tlsResult(ssl, SSL_write(ssl, bytes.baseAddress, Int32(clamping: bytes.count)))
     }
 
