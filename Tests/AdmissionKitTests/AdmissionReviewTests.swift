@@ -132,6 +132,27 @@ private struct DemoPolicy: Validator, Defaulter {
         }
     }
 
+    /// A finding's text reads as Swift's own interpolation of the same pieces, whatever
+    /// their number and size: the text's buffer starts at the literals' length plus 24
+    /// bytes an interpolation and grows past it (pieces of 0 to 300 bytes, non-ASCII,
+    /// numbers, Substrings, other texts).
+    @Test func findingTextsReadAsSwiftsInterpolation() {
+        var generator = SystemRandomNumberGenerator()
+        let samples = ["", "a", "é€😀", String(repeating: "x", count: 23), String(repeating: "y", count: 25), String(repeating: "zé", count: 150)]
+        for _ in 0..<500 {
+            let a = samples.randomElement(using: &generator)!
+            let b = samples.randomElement(using: &generator)!
+            let n = Int.random(in: -1_000_000...1_000_000, using: &generator)
+            let inner: FindingText = "[\(b)]"
+            let text: FindingText = "\(a)-\(n)-\(Substring(b).dropFirst())-\(inner)\(a)\(a)"
+            let expected = "\(a)-\(n)-\(Substring(b).dropFirst())-[\(b)]\(a)\(a)"
+            #expect(text.string == expected)
+            if text.string != expected { return }
+        }
+        let literalOnly: FindingText = "plain"
+        #expect(literalOnly.string == "plain")
+    }
+
     /// Runes (Unicode scalars) as the apiserver counts them, across the 8-byte words the
     /// count reads and their tails.
     @Test func runeCountIsTheScalarCount() {

@@ -109,12 +109,19 @@ public final class ByteWriter: ByteSink {
     public var bytes: [UInt8] { withBytes { Array($0) } }
 
     private func grow(toFit extra: Int) {
-        var larger = capacity * 2
-        while larger - count < extra { larger *= 2 }
-        let moved = UnsafeMutablePointer<UInt8>.allocate(capacity: larger)
-        moved.initialize(from: base, count: count)
-        base.deallocate()
-        base = moved
-        capacity = larger
+        (base, capacity) = grownBuffer(base, count: count, capacity: capacity, toFit: extra)
     }
+}
+
+/// A buffer at least twice `capacity`, with room for `extra` bytes past `count`, holding
+/// the `count` bytes at `base`, which is freed (`ByteWriter`, `FindingText`).
+func grownBuffer(
+    _ base: UnsafeMutablePointer<UInt8>, count: Int, capacity: Int, toFit extra: Int
+) -> (UnsafeMutablePointer<UInt8>, Int) {
+    var larger = capacity * 2
+    while larger - count < extra { larger *= 2 }
+    let moved = UnsafeMutablePointer<UInt8>.allocate(capacity: larger)
+    moved.initialize(from: base, count: count)
+    base.deallocate()
+    return (moved, larger)
 }

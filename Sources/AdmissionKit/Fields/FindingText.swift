@@ -10,15 +10,41 @@ public struct FindingText: ExpressibleByStringInterpolation, Sendable {
     /// A literal alone is the compiler's constant String: nothing to build.
     public init(stringLiteral value: String) { string = value }
 
-    public init(stringInterpolation: Interpolation) {
-        string = String(decoding: stringInterpolation.bytes, as: UTF8.self)
+    public init(stringInterpolation: consuming Interpolation) {
+        string = String(decoding: UnsafeBufferPointer(start: stringInterpolation.base, count: stringInterpolation.count), as: UTF8.self)
+        stringInterpolation.base.deallocate()
     }
 
-    public struct Interpolation: StringInterpolationProtocol {
-        var bytes: [UInt8] = []
+    /// The bytes so far, in a buffer of its own rather than an array: a piece is then a
+    /// bounds check and a `memcpy` (`Array.append(contentsOf:)` cost ~70 instructions a
+    /// piece, and a finding's texts have a few pieces each). The compiler builds one,
+    /// appends to it and hands it, once, to `FindingText.init(stringInterpolation:)`, which
+    /// frees the buffer (the protocol requires a copyable type; nothing else copies one).
+    public struct Interpolation: StringInterpolationProtocol, ByteSink {
+        fileprivate var base: UnsafeMutablePointer<UInt8>
+        fileprivate var count = 0
+        fileprivate var capacity: Int
 
         public init(literalCapacity: Int, interpolationCount: Int) {
-            bytes.reserveCapacity(literalCapacity + 24 * interpolationCount)
+            capacity = max(literalCapacity + 24 * interpolationCount, 16)
+            base = .allocate(capacity: capacity)
+        }
+
+        public mutating func append(_ byte: UInt8) {
+            if count == capacity { grow(toFit: 1) }
+            base[count] = byte
+            count += 1
+        }
+
+        public mutating func append(bytes: UnsafeBufferPointer<UInt8>) {
+            guard let source = bytes.baseAddress, bytes.count > 0 else { return }
+            if capacity - count < bytes.count { grow(toFit: bytes.count) }
+            (base + count).update(from: source, count: bytes.count)
+            count += bytes.count
+        }
+
+        private mutating func grow(toFit extra: Int) {
+            (base, capacity) = grownBuffer(base, count: count, capacity: capacity, toFit: extra)
         }
 
         public mutating func appendLiteral(_ literal: String) {
@@ -26,12 +52,12 @@ public struct FindingText: ExpressibleByStringInterpolation, Sendable {
         }
 
         public mutating func appendInterpolation(_ text: String) {
-            bytes.append(utf8: text)
+            append(utf8: text)
         }
 
         public mutating func appendInterpolation(_ text: Substring) {
             var text = text
-            text.withUTF8 { bytes.append(contentsOf: $0) }
+            text.withUTF8 { append(bytes: $0) }
         }
 
         public mutating func appendInterpolation(_ text: FindingText) {
@@ -41,11 +67,11 @@ public struct FindingText: ExpressibleByStringInterpolation, Sendable {
         /// `text` as a JSON string literal, quoted and escaped: how findings show a value
         /// (what `JSON.string(text).compactText` writes, without building either).
         public mutating func appendInterpolation(quoted text: some StringProtocol) {
-            JSONWriter.writeString(String(text), to: &bytes)
+            JSONWriter.writeString(String(text), to: &self)
         }
 
         public mutating func appendInterpolation(_ number: Int) {
-            bytes.append(decimal: number)
+            append(decimal: number)
         }
 
         public mutating func appendInterpolation<T: CustomStringConvertible>(_ value: T) {
