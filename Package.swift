@@ -5,6 +5,10 @@ import PackageDescription
 let strictSettings: [SwiftSetting] = [
     .enableUpcomingFeature("ExistentialAny"),
     .unsafeFlags(["-warnings-as-errors"], .when(configuration: .debug)),
+    // Release: our modules' small functions inline into each other (rules call AdmissionKit's
+    // field lookups ~100 times a review): −1.2 % instructions per request (scripts/instructions.sh
+    // server), +7 % clean release build time.
+    .unsafeFlags(["-cross-module-optimization"], .when(configuration: .release)),
 ]
 
 let package = Package(
