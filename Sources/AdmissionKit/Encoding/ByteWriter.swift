@@ -47,33 +47,30 @@ extension ByteSink {
     }
 }
 
-/// Bytes appended front to back into capacity it grows itself. An answer is written in a
-/// few hundred pieces, and `Array.append(contentsOf:)` costs about 150 instructions for a
-/// piece of a few bytes (it goes through the generic sequence copy); a copy here is a
-/// bounds check and a `memcpy`. `bytes` hands the result over as an array, in one copy.
-public final class ByteWriter: ByteSink {
-    // Unchecked: a writer is used by one thread, one call at a time, and a dynamic
-    // exclusivity check (~75 instructions) on every append cost more than the copy.
-    @exclusivity(unchecked) private var base: UnsafeMutablePointer<UInt8>
-    @exclusivity(unchecked) private var capacity: Int
-    @exclusivity(unchecked) public private(set) var count = 0
+/// Bytes in a buffer of their own, appended front to back, the buffer doubling when full:
+/// a piece is a bounds check and a `memcpy`. The storage of a `ByteWriter` and of a
+/// `FindingText` being built. A struct over a pointer: its owner frees it, once.
+struct GrowingBytes {
+    private(set) var base: UnsafeMutablePointer<UInt8>
+    private(set) var count = 0
+    private var capacity: Int
 
-    public init(capacity: Int = 256) {
+    init(capacity: Int) {
         self.capacity = Swift.max(capacity, 16)
         base = .allocate(capacity: self.capacity)
     }
 
-    deinit { base.deallocate() }
+    func deallocate() { base.deallocate() }
 
     @inline(__always)
-    public func append(_ byte: UInt8) {
+    mutating func append(_ byte: UInt8) {
         if count == capacity { grow(toFit: 1) }
         base[count] = byte
         count += 1
     }
 
     @inline(__always)
-    public func append(bytes: UnsafeBufferPointer<UInt8>) {
+    mutating func append(bytes: UnsafeBufferPointer<UInt8>) {
         guard let source = bytes.baseAddress, bytes.count > 0 else { return }
         if capacity - count < bytes.count { grow(toFit: bytes.count) }
         (base + count).update(from: source, count: bytes.count)
@@ -81,7 +78,8 @@ public final class ByteWriter: ByteSink {
     }
 
     /// Lets `body` write at most `limit` bytes in place; it returns how many it wrote.
-    public func write(atMost limit: Int, _ body: (UnsafeMutablePointer<UInt8>) -> Int) {
+    @inline(__always)
+    mutating func write(atMost limit: Int, _ body: (UnsafeMutablePointer<UInt8>) -> Int) {
         if capacity - count < limit { grow(toFit: limit) }
         let written = body(base + count)
         precondition(written >= 0 && written <= limit, "wrote past the room asked for")
@@ -89,7 +87,7 @@ public final class ByteWriter: ByteSink {
     }
 
     /// Appends a copy of bytes already written (`range` of what was written so far).
-    public func appendCopy(of range: Range<Int>) {
+    mutating func appendCopy(of range: Range<Int>) {
         precondition(range.lowerBound >= 0 && range.upperBound <= count, "copies bytes not written")
         if capacity - count < range.count { grow(toFit: range.count) }
         // After any growth: `base` may have moved. The ranges never overlap (the copy
@@ -98,30 +96,58 @@ public final class ByteWriter: ByteSink {
         count += range.count
     }
 
-    /// Starts over, keeping the capacity.
-    public func removeAll() { count = 0 }
+    mutating func removeAll() { count = 0 }
 
-    /// The bytes written so far.
-    public func withBytes<R>(_ body: (UnsafeBufferPointer<UInt8>) -> R) -> R {
-        body(UnsafeBufferPointer(start: base, count: count))
-    }
-
-    public var bytes: [UInt8] { withBytes { Array($0) } }
-
-    private func grow(toFit extra: Int) {
-        (base, capacity) = grownBuffer(base, count: count, capacity: capacity, toFit: extra)
+    private mutating func grow(toFit extra: Int) {
+        var larger = capacity * 2
+        while larger - count < extra { larger *= 2 }
+        let moved = UnsafeMutablePointer<UInt8>.allocate(capacity: larger)
+        moved.initialize(from: base, count: count)
+        base.deallocate()
+        base = moved
+        capacity = larger
     }
 }
 
-/// A buffer at least twice `capacity`, with room for `extra` bytes past `count`, holding
-/// the `count` bytes at `base`, which is freed (`ByteWriter`, `FindingText`).
-func grownBuffer(
-    _ base: UnsafeMutablePointer<UInt8>, count: Int, capacity: Int, toFit extra: Int
-) -> (UnsafeMutablePointer<UInt8>, Int) {
-    var larger = capacity * 2
-    while larger - count < extra { larger *= 2 }
-    let moved = UnsafeMutablePointer<UInt8>.allocate(capacity: larger)
-    moved.initialize(from: base, count: count)
-    base.deallocate()
-    return (moved, larger)
+/// Bytes appended front to back into capacity it grows itself. An answer is written in a
+/// few hundred pieces, and `Array.append(contentsOf:)` costs about 150 instructions for a
+/// piece of a few bytes (it goes through the generic sequence copy); a copy here is a
+/// bounds check and a `memcpy`. `bytes` hands the result over as an array, in one copy.
+public final class ByteWriter: ByteSink {
+    // Unchecked: a writer is used by one thread, one call at a time, and a dynamic
+    // exclusivity check (~75 instructions) on every append cost more than the copy.
+    @exclusivity(unchecked) private var storage: GrowingBytes
+
+    public init(capacity: Int = 256) {
+        storage = GrowingBytes(capacity: capacity)
+    }
+
+    deinit { storage.deallocate() }
+
+    public var count: Int { storage.count }
+
+    @inline(__always)
+    public func append(_ byte: UInt8) { storage.append(byte) }
+
+    @inline(__always)
+    public func append(bytes: UnsafeBufferPointer<UInt8>) { storage.append(bytes: bytes) }
+
+    /// Lets `body` write at most `limit` bytes in place; it returns how many it wrote.
+    @inline(__always)
+    public func write(atMost limit: Int, _ body: (UnsafeMutablePointer<UInt8>) -> Int) {
+        storage.write(atMost: limit, body)
+    }
+
+    /// Appends a copy of bytes already written (`range` of what was written so far).
+    public func appendCopy(of range: Range<Int>) { storage.appendCopy(of: range) }
+
+    /// Starts over, keeping the capacity.
+    public func removeAll() { storage.removeAll() }
+
+    /// The bytes written so far.
+    public func withBytes<R>(_ body: (UnsafeBufferPointer<UInt8>) -> R) -> R {
+        body(UnsafeBufferPointer(start: storage.base, count: storage.count))
+    }
+
+    public var bytes: [UInt8] { withBytes { Array($0) } }
 }

@@ -11,41 +11,26 @@ public struct FindingText: ExpressibleByStringInterpolation, Sendable {
     public init(stringLiteral value: String) { string = value }
 
     public init(stringInterpolation: consuming Interpolation) {
-        string = String(decoding: UnsafeBufferPointer(start: stringInterpolation.base, count: stringInterpolation.count), as: UTF8.self)
-        stringInterpolation.base.deallocate()
+        let bytes = stringInterpolation.bytes
+        string = String(decoding: UnsafeBufferPointer(start: bytes.base, count: bytes.count), as: UTF8.self)
+        bytes.deallocate()
     }
 
-    /// The bytes so far, in a buffer of its own rather than an array: a piece is then a
+    /// The bytes so far, in a buffer of their own rather than an array: a piece is then a
     /// bounds check and a `memcpy` (`Array.append(contentsOf:)` cost ~70 instructions a
     /// piece, and a finding's texts have a few pieces each). The compiler builds one,
     /// appends to it and hands it, once, to `FindingText.init(stringInterpolation:)`, which
     /// frees the buffer (the protocol requires a copyable type; nothing else copies one).
     public struct Interpolation: StringInterpolationProtocol, ByteSink {
-        fileprivate var base: UnsafeMutablePointer<UInt8>
-        fileprivate var count = 0
-        fileprivate var capacity: Int
+        fileprivate var bytes: GrowingBytes
 
         public init(literalCapacity: Int, interpolationCount: Int) {
-            capacity = max(literalCapacity + 24 * interpolationCount, 16)
-            base = .allocate(capacity: capacity)
+            bytes = GrowingBytes(capacity: literalCapacity + 24 * interpolationCount)
         }
 
-        public mutating func append(_ byte: UInt8) {
-            if count == capacity { grow(toFit: 1) }
-            base[count] = byte
-            count += 1
-        }
+        public mutating func append(_ byte: UInt8) { bytes.append(byte) }
 
-        public mutating func append(bytes: UnsafeBufferPointer<UInt8>) {
-            guard let source = bytes.baseAddress, bytes.count > 0 else { return }
-            if capacity - count < bytes.count { grow(toFit: bytes.count) }
-            (base + count).update(from: source, count: bytes.count)
-            count += bytes.count
-        }
-
-        private mutating func grow(toFit extra: Int) {
-            (base, capacity) = grownBuffer(base, count: count, capacity: capacity, toFit: extra)
-        }
+        public mutating func append(bytes: UnsafeBufferPointer<UInt8>) { self.bytes.append(bytes: bytes) }
 
         public mutating func appendLiteral(_ literal: String) {
             appendInterpolation(literal)
