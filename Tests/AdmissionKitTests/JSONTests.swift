@@ -21,6 +21,57 @@ import Testing
         }
     }
 
+    /// The common-string table finds exactly its strings: each kept string, and for every
+    /// length up to past `maxLength` no probe that differs in one byte at any position (a
+    /// short probe is compared as one word from two overlapping loads, a long one word by
+    /// word with the last word read from its end), nor a prefix or an extension of one.
+    @Test func commonStringsFindExactlyTheirStrings() {
+        var kept: [String] = []
+        for length in 0...(CommonStrings.maxLength + 2) {
+            kept.append(String((0..<length).map { Character(UnicodeScalar(UInt8(97 + $0 % 26))) }))
+            kept.append(String(repeating: "z", count: length))
+        }
+        kept += ["é", "ab\u{00}c", "kind", "kinds", "kine", "jind"]
+        let table = CommonStrings(kept)
+        let expectedSet = Set(kept.filter { $0.utf8.count <= CommonStrings.maxLength })
+        func lookup(_ bytes: [UInt8]) -> String? { bytes.withUnsafeBufferPointer { table.string($0) } }
+        var probes = 0
+        for string in kept {
+            let bytes = Array(string.utf8)
+            var variants = [bytes, Array(bytes.dropLast()), bytes + [UInt8(ascii: "a")], [UInt8(ascii: "z")] + bytes]
+            for i in bytes.indices {
+                for delta: UInt8 in [1, 0x20, 0x80] {
+                    var changed = bytes
+                    changed[i] ^= delta
+                    variants.append(changed)
+                }
+            }
+            for variant in variants {
+                probes += 1
+                let text = String(decoding: variant, as: UTF8.self)
+                let expected = Array(text.utf8) == variant && expectedSet.contains(text) ? text : nil
+                #expect(lookup(variant) == expected, "\(variant)")
+            }
+        }
+        #expect(probes > 2_000)
+        // A probe reaches the byte comparison only when it shares a slot's cluster with an
+        // entry of its length, which the probes above rarely do: the comparison of long
+        // strings is checked on its own, for a difference at every position.
+        for length in 8...CommonStrings.maxLength {
+            let a = (0..<length).map { UInt8(65 + $0 % 50) }
+            for i in -1..<length {
+                var b = a
+                if i >= 0 { b[i] ^= 1 }
+                let equal = a.withUnsafeBufferPointer { pa in
+                    b.withUnsafeBufferPointer { CommonStrings.equal(UnsafeMutablePointer(mutating: pa.baseAddress!), $0) }
+                }
+                #expect(equal == (i < 0), "length \(length), byte \(i)")
+            }
+        }
+        #expect(lookup(Array("kind".utf8)) == "kind")
+        #expect(lookup(Array(String(repeating: "z", count: CommonStrings.maxLength + 1).utf8)) == nil)
+    }
+
     /// Lookups skip objects that have no key of the asked length (`keyLengths`): after any
     /// mix of appends, sets and removals, and for keys of 0, 63, 64 and 65 bytes (the
     /// length bits wrap at 64), they still find what a plain search of `members` finds.

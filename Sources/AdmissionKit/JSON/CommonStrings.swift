@@ -19,6 +19,9 @@ public final class CommonStrings: @unchecked Sendable {
     private let strings: [String]
     private let starts: UnsafeMutableBufferPointer<Int>
     private let utf8: UnsafeMutableBufferPointer<UInt8>
+    /// Entry i's `shortWord` when it is shorter than 8 bytes (0 otherwise): such a probe
+    /// compares one word instead of a byte loop.
+    private let shortWords: UnsafeMutableBufferPointer<UInt64>
 
     public init(_ strings: some Sequence<String>) {
         var unique: [String] = []
@@ -31,6 +34,7 @@ public final class CommonStrings: @unchecked Sendable {
         let mask = slotCount - 1
         var starts = [0]
         var utf8: [UInt8] = []
+        var shortWords: [UInt64] = []
         for (i, s) in unique.enumerated() {
             let bytes = Array(s.utf8)
             var slot = bytes.withUnsafeBufferPointer { Self.hash($0) } & mask
@@ -38,6 +42,7 @@ public final class CommonStrings: @unchecked Sendable {
             slots[slot] = UInt16(i + 1)
             utf8 += bytes
             starts.append(utf8.count)
+            shortWords.append(bytes.count < 8 ? bytes.withUnsafeBufferPointer { Self.shortWord($0) } : 0)
         }
         self.slots = .allocate(capacity: slots.count)
         _ = self.slots.initialize(from: slots)
@@ -47,12 +52,15 @@ public final class CommonStrings: @unchecked Sendable {
         _ = self.starts.initialize(from: starts)
         self.utf8 = .allocate(capacity: max(utf8.count, 1))
         _ = self.utf8.initialize(from: utf8)
+        self.shortWords = .allocate(capacity: max(shortWords.count, 1))
+        _ = self.shortWords.initialize(from: shortWords)
     }
 
     deinit {
         slots.deallocate()
         starts.deallocate()
         utf8.deallocate()
+        shortWords.deallocate()
     }
 
     /// A table holding these strings and `more`.
@@ -65,38 +73,69 @@ public final class CommonStrings: @unchecked Sendable {
     /// The kept string whose UTF-8 is `bytes`, if any.
     @inline(__always)
     public func string(_ bytes: UnsafeBufferPointer<UInt8>) -> String? {
-        guard bytes.count <= Self.maxLength else { return nil }
+        let n = bytes.count
+        guard n <= Self.maxLength else { return nil }
+        if n < 8 {
+            // Most keys and enum values: one word holds the whole string.
+            let word = Self.shortWord(bytes)
+            var slot = Self.hash(head: word, tail: 0, count: n) & mask
+            while true {
+                let entry = Int(slots[slot]) - 1
+                if entry < 0 { return nil }
+                if starts[entry + 1] - starts[entry] == n, shortWords[entry] == word { return strings[entry] }
+                slot = (slot + 1) & mask
+            }
+        }
         var slot = Self.hash(bytes) & mask
         while true {
             let entry = Int(slots[slot]) - 1
             if entry < 0 { return nil }
             let start = starts[entry]
-            if starts[entry + 1] - start == bytes.count, Self.equal(utf8.baseAddress! + start, bytes) {
+            if starts[entry + 1] - start == n, Self.equal(utf8.baseAddress! + start, bytes) {
                 return strings[entry]
             }
             slot = (slot + 1) & mask
         }
     }
 
-    /// Length and the first and last eight bytes, mixed by multiplication: cheap, and
-    /// enough to tell apart the few hundred strings kept.
+    /// Length and the first and last eight bytes (a short string: its `shortWord`), mixed
+    /// by multiplication: cheap, and enough to tell apart the few hundred strings kept.
     @inline(__always)
     private static func hash(_ bytes: UnsafeBufferPointer<UInt8>) -> Int {
         let n = bytes.count
-        var head: UInt64 = 0
-        var tail: UInt64 = 0
-        if n >= 8, let base = bytes.baseAddress {
-            head = UnsafeRawPointer(base).loadUnaligned(as: UInt64.self)
-            tail = UnsafeRawPointer(base + n - 8).loadUnaligned(as: UInt64.self)
-        } else {
-            for i in 0..<n { head = head << 8 | UInt64(bytes[i]) }
-        }
-        let mixed = (head &* 0x9E37_79B9_7F4A_7C15) ^ (tail &* 0xC2B2_AE3D_27D4_EB4F) ^ UInt64(n)
-        return Int(truncatingIfNeeded: mixed >> 40)
+        guard n >= 8, let base = bytes.baseAddress else { return hash(head: shortWord(bytes), tail: 0, count: n) }
+        return hash(
+            head: UnsafeRawPointer(base).loadUnaligned(as: UInt64.self), tail: UnsafeRawPointer(base + n - 8).loadUnaligned(as: UInt64.self),
+            count: n)
     }
 
     @inline(__always)
-    private static func equal(_ pa: UnsafeMutablePointer<UInt8>, _ b: UnsafeBufferPointer<UInt8>) -> Bool {
+    private static func hash(head: UInt64, tail: UInt64, count: Int) -> Int {
+        let mixed = (head &* 0x9E37_79B9_7F4A_7C15) ^ (tail &* 0xC2B2_AE3D_27D4_EB4F) ^ UInt64(count)
+        return Int(truncatingIfNeeded: mixed >> 40)
+    }
+
+    /// The bytes of a string shorter than 8 bytes as one word, from two loads that overlap
+    /// (no byte loop, no read past its end). With the length, it tells any two apart: the
+    /// two loads cover every byte.
+    @inline(__always)
+    static func shortWord(_ bytes: UnsafeBufferPointer<UInt8>) -> UInt64 {
+        let n = bytes.count
+        guard n > 0, n < 8, let base = bytes.baseAddress else { return 0 }
+        let raw = UnsafeRawPointer(base)
+        if n >= 4 {
+            return UInt64(raw.loadUnaligned(as: UInt32.self)) | UInt64(raw.loadUnaligned(fromByteOffset: n - 4, as: UInt32.self)) << 32
+        }
+        if n >= 2 {
+            return UInt64(raw.loadUnaligned(as: UInt16.self)) | UInt64(raw.loadUnaligned(fromByteOffset: n - 2, as: UInt16.self)) << 16
+        }
+        return UInt64(base[0])
+    }
+
+    /// Bytes equal, for strings of 8 bytes or more: word by word, the last word read from
+    /// the end (it may overlap the one before).
+    @inline(__always)
+    static func equal(_ pa: UnsafeMutablePointer<UInt8>, _ b: UnsafeBufferPointer<UInt8>) -> Bool {
         let n = b.count
         guard let pb = b.baseAddress else { return n == 0 }
         var i = 0
@@ -106,11 +145,8 @@ public final class CommonStrings: @unchecked Sendable {
             }
             i += 8
         }
-        while i < n {
-            if pa[i] != pb[i] { return false }
-            i += 1
-        }
-        return true
+        guard i < n else { return true }
+        return UnsafeRawPointer(pa + n - 8).loadUnaligned(as: UInt64.self) == UnsafeRawPointer(pb + n - 8).loadUnaligned(as: UInt64.self)
     }
 
     /// What every AdmissionReview and Kubernetes object repeats.
