@@ -219,6 +219,34 @@ import Testing
         }
     }
 
+    /// The two-characters-a-lookup encoder against the textbook one, character by character,
+    /// for every length up to 100 (each tail of one, two and three bytes, after and without a
+    /// run of four-byte loads) and every byte value.
+    @Test func encodesAsCharacterByCharacter() {
+        let alphabet = Array("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/".utf8)
+        func reference(_ bytes: [UInt8]) -> String {
+            var out: [UInt8] = []
+            var i = 0
+            while i < bytes.count {
+                let chunk = Array(bytes[i..<min(i + 3, bytes.count)])
+                let n = chunk.enumerated().reduce(0) { $0 | Int($1.element) << (16 - 8 * $1.offset) }
+                for k in 0..<4 { out.append(k <= chunk.count ? alphabet[n >> (18 - 6 * k) & 63] : UInt8(ascii: "=")) }
+                i += 3
+            }
+            return String(decoding: out, as: UTF8.self)
+        }
+        var generator = SystemRandomNumberGenerator()
+        for length in 0...100 {
+            for _ in 0..<5 {
+                let bytes = (0..<length).map { _ in UInt8.random(in: 0...255, using: &generator) }
+                #expect(Base64.encode(bytes) == reference(bytes), "\(bytes)")
+                #expect(length == 0 || Base64.decodeCanonical(Base64.encode(bytes)) == bytes)
+            }
+        }
+        let every = (0...255).map { UInt8($0) }
+        #expect(Base64.encode(every) == reference(every))
+    }
+
     @Test func lenientAcceptsWhatThePluginAcceptsAndCanonicalIsStricter() {
         // Unpadded and wrongly padded forms decode (the plugin accepts them) but are not canonical.
         #expect(Base64.decodeLenient("YWRtaW4zOmFkbWluMw") == Array("admin3:admin3".utf8))

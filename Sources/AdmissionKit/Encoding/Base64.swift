@@ -11,29 +11,35 @@ public enum Base64 {
         return out.withBytes { String(decoding: $0, as: UTF8.self) }
     }
 
+    /// The characters of each 12-bit value, the first in the low byte: an encoder looks up
+    /// two characters at once (8 KiB; per 3 bytes two lookups and two 16-bit stores, where one
+    /// lookup a character with its shift and mask cost about 10 instructions a byte).
+    private static let pairs: [UInt16] = (0..<4096).map { UInt16(alphabet[$0 >> 6]) | UInt16(alphabet[$0 & 63]) << 8 }
+
     /// The encoding of `input`, appended to `out`, written in place.
     static func encode(_ input: UnsafeBufferPointer<UInt8>, into out: ByteWriter) {
         let length = (input.count + 2) / 3 * 4
-        alphabet.withUnsafeBufferPointer { alphabet in
+        guard let source = input.baseAddress else { return }
+        pairs.withUnsafeBufferPointer { pairs in
             out.write(atMost: length) { o in
+                let p = UnsafeMutableRawPointer(o)
                 var i = 0
-                var p = o
-                while i + 3 <= input.count {
-                    let n = UInt32(input[i]) << 16 | UInt32(input[i + 1]) << 8 | UInt32(input[i + 2])
-                    p[0] = alphabet[Int(n >> 18 & 63)]
-                    p[1] = alphabet[Int(n >> 12 & 63)]
-                    p[2] = alphabet[Int(n >> 6 & 63)]
-                    p[3] = alphabet[Int(n & 63)]
+                var at = 0
+                // Four bytes loaded at once while four remain (the fourth is not used).
+                while i + 4 <= input.count {
+                    let n = UInt32(bigEndian: UnsafeRawPointer(source + i).loadUnaligned(as: UInt32.self)) >> 8
+                    p.storeBytes(of: pairs[Int(n >> 12)].littleEndian, toByteOffset: at, as: UInt16.self)
+                    p.storeBytes(of: pairs[Int(n & 0xFFF)].littleEndian, toByteOffset: at + 2, as: UInt16.self)
                     i += 3
-                    p += 4
+                    at += 4
                 }
-                let rest = input.count - i
-                if rest > 0 {
-                    let n = UInt32(input[i]) << 16 | (rest == 2 ? UInt32(input[i + 1]) << 8 : 0)
-                    p[0] = alphabet[Int(n >> 18 & 63)]
-                    p[1] = alphabet[Int(n >> 12 & 63)]
-                    p[2] = rest == 2 ? alphabet[Int(n >> 6 & 63)] : UInt8(ascii: "=")
-                    p[3] = UInt8(ascii: "=")
+                if i < input.count {  // the last one to three bytes
+                    let rest = input.count - i
+                    let n = UInt32(input[i]) << 16 | (rest > 1 ? UInt32(input[i + 1]) << 8 : 0) | (rest > 2 ? UInt32(input[i + 2]) : 0)
+                    p.storeBytes(of: pairs[Int(n >> 12)].littleEndian, toByteOffset: at, as: UInt16.self)
+                    p.storeBytes(of: pairs[Int(n & 0xFFF)].littleEndian, toByteOffset: at + 2, as: UInt16.self)
+                    if rest < 3 { o[at + 3] = UInt8(ascii: "=") }
+                    if rest < 2 { o[at + 2] = UInt8(ascii: "=") }
                 }
                 return length
             }
