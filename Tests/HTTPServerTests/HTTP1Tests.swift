@@ -88,6 +88,30 @@ private func parse(_ text: String, maxHead: Int = 16384) -> HTTP1Parser.Result {
         #expect(head.target == target)
     }
 
+    /// A target is text: UTF-8 beyond ASCII passes through as sent, in origin and absolute
+    /// form; bytes that are not UTF-8 (a lone continuation byte, a cut sequence, 0xFF) get 400.
+    @Test func targetsMustBeUTF8() {
+        func head(_ target: [UInt8]) -> HTTP1Parser.Result {
+            (Array("GET ".utf8) + target + Array(" HTTP/1.1\r\nHost: x\r\n\r\n".utf8)).withUnsafeBufferPointer {
+                HTTP1Parser.parseHead($0, maxHeadBytes: 16384)
+            }
+        }
+        for (target, expected) in [("/caf\u{E9}?q=\u{1F600}", "/caf\u{E9}?q=\u{1F600}"), ("http://h/\u{E9}", "/\u{E9}"), ("/plain", "/plain")] {
+            guard case .complete(let parsed, _) = head(Array(target.utf8)) else {
+                Issue.record("not parsed: \(target)")
+                continue
+            }
+            #expect(parsed.target == expected)
+        }
+        for bad: [UInt8] in [[0x2F, 0x80], [0x2F, 0xC3], [0x2F, 0xFF, 0x61], [0x2F, 0xE2, 0x82], Array("http://h/".utf8) + [0xC3, 0x28]] {
+            guard case .invalid(let error) = head(bad) else {
+                Issue.record("accepted \(bad)")
+                continue
+            }
+            #expect(error.status == 400 && error.message == "request target is not UTF-8")
+        }
+    }
+
     /// Regression (found by FuzzHTTP1): text that cannot start a request got 431 when more
     /// than the head limit had arrived, and 400 when less had.
     @Test func garbageGets400HoweverMuchHasArrived() {
