@@ -55,16 +55,22 @@ import Testing
         }
         #expect(probes > 2_000)
         // A probe reaches the byte comparison only when it shares a slot's cluster with an
-        // entry of its length, which the probes above rarely do: the comparison of long
-        // strings is checked on its own, for a difference at every position.
-        for length in 8...CommonStrings.maxLength {
-            let a = (0..<length).map { UInt8(65 + $0 % 50) }
+        // entry of its length, which the probes above rarely do: the comparison is checked
+        // on its own, for every length and a difference at every position (under ASan, a
+        // read before or past either string fails too).
+        for length in 0...CommonStrings.maxLength {
+            // Buffers of exactly the string's size: under ASan a read before or past one fails.
+            let a = UnsafeMutableBufferPointer<UInt8>.allocate(capacity: max(length, 1))
+            let b = UnsafeMutableBufferPointer<UInt8>.allocate(capacity: max(length, 1))
+            defer {
+                a.deallocate()
+                b.deallocate()
+            }
+            for i in 0..<length { a[i] = UInt8(65 + i % 50) }
             for i in -1..<length {
-                var b = a
+                for k in 0..<length { b[k] = a[k] }
                 if i >= 0 { b[i] ^= 1 }
-                let equal = a.withUnsafeBufferPointer { pa in
-                    b.withUnsafeBufferPointer { CommonStrings.equal(UnsafeMutablePointer(mutating: pa.baseAddress!), $0) }
-                }
+                let equal = CommonStrings.equal(a.baseAddress!, UnsafeBufferPointer(rebasing: b[0..<length]))
                 #expect(equal == (i < 0), "length \(length), byte \(i)")
             }
         }

@@ -132,12 +132,14 @@ public final class CommonStrings: @unchecked Sendable {
         return UInt64(base[0])
     }
 
-    /// Bytes equal, for strings of 8 bytes or more: word by word, the last word read from
-    /// the end (it may overlap the one before).
+    /// Bytes equal: word by word, the last word read from the end (it may overlap the one
+    /// before). Lookups call it for 8 bytes or more; shorter ones go byte by byte, so that
+    /// no read starts before `pa`.
     @inline(__always)
     static func equal(_ pa: UnsafeMutablePointer<UInt8>, _ b: UnsafeBufferPointer<UInt8>) -> Bool {
         let n = b.count
         guard let pb = b.baseAddress else { return n == 0 }
+        guard n >= 8 else { return (0..<n).allSatisfy { pa[$0] == pb[$0] } }
         var i = 0
         while i + 8 <= n {
             if UnsafeRawPointer(pa + i).loadUnaligned(as: UInt64.self) != UnsafeRawPointer(pb + i).loadUnaligned(as: UInt64.self) {
