@@ -115,7 +115,7 @@ public struct JSONWriter {
     static func writeStringContents<Sink: ByteSink>(utf8: UnsafeBufferPointer<UInt8>, to out: inout Sink) {
         var runStart = 0
         while true {
-            let i = JSONParser.scanPlain(utf8, from: runStart)
+            let i = JSONParser.scanPlainToEnd(utf8, from: runStart)
             out.append(bytes: UnsafeBufferPointer(rebasing: utf8[runStart..<i]))
             guard i < utf8.count else { return }
             runStart = i + 1
