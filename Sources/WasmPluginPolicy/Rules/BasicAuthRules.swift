@@ -17,20 +17,20 @@ enum BasicAuthRules {
 
     /// Pilot builds no HTTP filter for a NETWORK plugin: no request is ever authenticated.
     static func networkType(_ input: RuleInput, _ r: inout ValidationResult) {
-        guard input.basicAuthApplies, input.spec.string("type") == "NETWORK" else { return }
+        guard input.basicAuthApplies, input.fields.type?.stringValue == "NETWORK" else { return }
         r.report(
             FieldPath("spec", "type"), "basic_auth is an HTTP filter; as a NETWORK plugin it authenticates no request",
             hint: "set type: HTTP or remove type")
     }
 
     static func phase(_ input: RuleInput, _ r: inout ValidationResult) {
-        guard input.basicAuthApplies, let phase = input.spec.string("phase"), ["AUTHZ", "STATS"].contains(phase) else { return }
+        guard input.basicAuthApplies, let phase = input.fields.phase?.stringValue, ["AUTHZ", "STATS"].contains(phase) else { return }
         r.report(FieldPath("spec", "phase"), "basic_auth normally runs in phase AUTHN, before Istio's authorization")
     }
 
     static func unconfigured(_ input: RuleInput, _ r: inout ValidationResult) {
         guard input.basicAuthApplies else { return }
-        guard let value = input.spec["pluginConfig"], !value.isNull else {
+        guard let value = input.fields.pluginConfig, !value.isNull else {
             r.report(config$, "basic_auth without pluginConfig authenticates nothing")
             return
         }
@@ -44,7 +44,7 @@ enum BasicAuthRules {
 
     /// Types inside pluginConfig are the plugin's: a wrong one makes it refuse the config.
     static func realm(_ input: RuleInput, _ r: inout ValidationResult) {
-        guard input.basicAuthApplies, let realm = input.spec["pluginConfig"]?["realm"] else { return }
+        guard input.basicAuthApplies, let realm = input.fields.pluginConfig?["realm"] else { return }
         guard let text = realm.stringValue else {
             if !realm.isNull { r.reportType(.wrongType(config$.child("realm"), expected: "a string", got: realm)) }
             return
@@ -57,7 +57,7 @@ enum BasicAuthRules {
     static let matchKinds = ["prefix", "exact", "suffix"]
 
     static func ruleMatch(_ input: RuleInput, _ r: inout ValidationResult) {
-        guard input.basicAuthApplies, let config = input.spec["pluginConfig"]?.objectValue else { return }
+        guard input.basicAuthApplies, let config = input.fields.pluginConfig?.objectValue else { return }
         guard let rules = r.array(config["basic_auth_rules"], at: rules$) else { return }
         for (i, item) in rules.enumerated() {
             // Paths built only for a finding: a well-formed rule needs none.

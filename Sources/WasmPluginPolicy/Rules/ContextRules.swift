@@ -181,12 +181,12 @@ enum ContextRules {
     /// is selected.
     static func selectorInAmbientNamespace(_ input: RuleInput, _ r: inout ValidationResult) {
         guard let cluster = input.cluster, input.namespace != input.settings.rootNamespace,
-            input.targetRefs.isEmpty, !TargetingRules.isSet(input.spec["targetRefs"]),
+            input.targetRefs.isEmpty, !TargetingRules.isSet(input.fields.targetRefs),
             let ns = cluster.namespace(input.namespace).value, ns.ambient, !ns.sidecarInjection,
             let gateways = cluster.gateways(inNamespace: input.namespace).value,
             gateways.allSatisfy({ $0.gatewayClassName == TargetingRules.waypointClass })
         else { return }
-        let hasSelector = TargetingRules.isSet(input.spec["selector"])
+        let hasSelector = TargetingRules.isSet(input.fields.selector)
         let path = hasSelector ? FieldPath("spec", "selector") : FieldPath("spec")
         let waypoint = ns.waypoint.useWaypoint.flatMap { $0 != "none" && (ns.waypoint.useWaypointNamespace ?? input.namespace) == input.namespace ? $0 : nil }
         r.report(

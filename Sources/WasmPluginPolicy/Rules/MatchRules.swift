@@ -7,7 +7,7 @@ enum MatchRules {
     private static let match$ = FieldPath("spec", "match")
 
     static func ports(_ input: RuleInput) -> [(FieldPath, JSONObject)] {
-        input.spec.objectItems("match", at: match$).flatMap { path, selector in selector.objectItems("ports", at: path.child("ports")) }
+        JSONObject.objectItems(of: input.fields.match, at: match$).flatMap { path, selector in selector.objectItems("ports", at: path.child("ports")) }
     }
 
     static func port(_ input: RuleInput, _ r: inout ValidationResult) {
@@ -25,7 +25,7 @@ enum MatchRules {
 
     /// The CRD keys `ports` by number (`x-kubernetes-list-map-keys`): a repeat is refused there.
     static func portUnique(_ input: RuleInput, _ r: inout ValidationResult) {
-        for (path, selector) in input.spec.objectItems("match", at: match$) {
+        for (path, selector) in JSONObject.objectItems(of: input.fields.match, at: match$) {
             var seen: [Int: Int] = [:]
             for (portPath, port) in selector.objectItems("ports", at: path.child("ports")) {
                 guard let number = port["number"]?.intValue, case .index(let j)? = portPath.steps.last else { continue }
@@ -52,7 +52,7 @@ enum MatchRules {
     }
 
     static func entries(_ input: RuleInput) -> [JSONObject]? {
-        guard let match = input.spec["match"]?.arrayValue, !match.isEmpty else { return nil }
+        guard let match = input.fields.match?.arrayValue, !match.isEmpty else { return nil }
         let entries = match.compactMap(\.objectValue)
         // Only when every entry is readable: a bad mode is enum-value's to report.
         guard entries.count == match.count,

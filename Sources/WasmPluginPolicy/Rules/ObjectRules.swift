@@ -25,37 +25,37 @@ enum ObjectRules {
         }
     }
 
-    static let stringFields = [
-        "url", "sha256", "imagePullPolicy", "imagePullSecret", "verificationKey", "pluginName", "phase", "failStrategy", "type",
+    static let stringFields: [SpecFields.Field] = [
+        .url, .sha256, .imagePullPolicy, .imagePullSecret, .verificationKey, .pluginName, .phase, .failStrategy, .type,
     ]
 
     /// Paths are built only for a finding (the typed reads take them as autoclosures):
     /// a review runs this on every request and the common case has no type error.
     static func fieldTypes(_ input: RuleInput, _ r: inout ValidationResult) {
-        let spec = input.spec
-        for key in stringFields { r.string(spec[key], at: spec$.child(key)) }
-        integer(spec["priority"], at: spec$.child("priority"), &r)
-        r.object(spec["pluginConfig"], at: spec$.child("pluginConfig"))
-        if let selector = r.object(spec["selector"], at: spec$.child("selector")),
+        let spec = input.fields
+        for field in stringFields { r.string(spec[field], at: spec$.child(field.name)) }
+        integer(spec.priority, at: spec$.child("priority"), &r)
+        r.object(spec.pluginConfig, at: spec$.child("pluginConfig"))
+        if let selector = r.object(spec.selector, at: spec$.child("selector")),
             let labels = r.object(selector["matchLabels"], at: spec$.child("selector").child("matchLabels"))
         {
             for member in labels.members { r.string(member.value, at: spec$.child("selector").child("matchLabels").child(member.key)) }
         }
         // `objects` and `refFields` build a path per target: skipped when every target is well-formed.
-        if let ref = spec["targetRef"], !isRef(ref), let object = r.object(ref, at: spec$.child("targetRef")) {
+        if let ref = spec.targetRef, !isRef(ref), let object = r.object(ref, at: spec$.child("targetRef")) {
             refFields(object, at: spec$.child("targetRef"), &r)
         }
-        if let refs = spec["targetRefs"], !(refs.arrayValue?.allSatisfy(isRef) ?? refs.isNull) {
+        if let refs = spec.targetRefs, !(refs.arrayValue?.allSatisfy(isRef) ?? refs.isNull) {
             for (path, ref) in objects(refs, at: spec$.child("targetRefs"), shape: "{group, kind, name}", &r) {
                 refFields(ref, at: path, &r)
             }
         }
-        if let vm = r.object(spec["vmConfig"], at: spec$.child("vmConfig")) {
+        if let vm = r.object(spec.vmConfig, at: spec$.child("vmConfig")) {
             for (path, entry) in objects(vm["env"], at: spec$.child("vmConfig").child("env"), shape: "{name, value, valueFrom}", &r) {
                 for key in ["name", "value", "valueFrom"] { r.string(entry[key], at: path.child(key)) }
             }
         }
-        for (path, selector) in objects(spec["match"], at: spec$.child("match"), shape: "{mode, ports}", &r) {
+        for (path, selector) in objects(spec.match, at: spec$.child("match"), shape: "{mode, ports}", &r) {
             r.string(selector["mode"], at: path.child("mode"))
             for (portPath, port) in objects(selector["ports"], at: path.child("ports"), shape: "{number}", &r) {
                 integer(port["number"], at: portPath.child("number"), &r)
@@ -113,7 +113,12 @@ enum ObjectRules {
 extension JSONObject {
     /// The object items of a list member with their paths (other items skipped).
     func objectItems(_ key: String, at path: FieldPath) -> [(FieldPath, JSONObject)] {
-        guard case .array(let items)? = self[key] else { return [] }
+        Self.objectItems(of: self[key], at: path)
+    }
+
+    /// The object items of `value` when it is a list, with their paths.
+    static func objectItems(of value: JSON?, at path: FieldPath) -> [(FieldPath, JSONObject)] {
+        guard case .array(let items)? = value else { return [] }
         var out: [(FieldPath, JSONObject)] = []
         out.reserveCapacity(items.count)
         for i in items.indices {

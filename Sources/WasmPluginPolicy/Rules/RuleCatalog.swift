@@ -9,6 +9,8 @@ final class RuleInput {
     let object: JSONObject
     /// `spec` when it is an object; spec-level rules run only then.
     let spec: JSONObject
+    /// Its declared fields, found once (rules read these, not `spec[key]`).
+    let fields: SpecFields
     let namespace: String
     /// `spec.url` parsed, when it is a string.
     let url: ModuleURL?
@@ -37,6 +39,7 @@ final class RuleInput {
     ) {
         self.object = object
         self.spec = spec
+        fields = SpecFields(spec)
         self.namespace = namespace
         self.url = url
         self.settings = settings
@@ -44,8 +47,8 @@ final class RuleInput {
         urlSchemeProblem = url.flatMap(URLRules.schemeProblem)
         judgedURL = urlSyntaxProblem == nil && urlSchemeProblem == nil ? url : nil
         oci = judgedURL?.oci.flatMap { URLRules.referenceProblems($0).isEmpty ? $0 : nil }
-        targetRefs = TargetingRules.collectRefs(spec)
-        let config = spec["pluginConfig"]?.objectValue
+        targetRefs = TargetingRules.collectRefs(fields)
+        let config = fields.pluginConfig?.objectValue
         basicAuthApplies = BasicAuthRules.applies(url: url, pluginConfig: config)
         basicAuthRules = basicAuthApplies ? (config?.objectItems("basic_auth_rules", at: BasicAuthRules.rules$) ?? []) : []
         self.cluster = cluster

@@ -24,7 +24,7 @@ enum ScalarRules {
     }
 
     static func imagePullSecret(_ input: RuleInput, _ r: inout ValidationResult) {
-        guard let secret = input.spec.string("imagePullSecret") else { return }
+        guard let secret = input.fields.imagePullSecret?.stringValue else { return }
         let path = spec$.child("imagePullSecret")
         guard lengthChecked(secret, at: path, max: 253, emptyHint: "remove the field or name the pull Secret", &r) else { return }
         let name = secretName(secret)
@@ -35,7 +35,7 @@ enum ScalarRules {
 
     /// Pilot `toSecretResourceName`: the namespace is rewritten to the plugin's own.
     static func imagePullSecretNamespace(_ input: RuleInput, _ r: inout ValidationResult) {
-        guard let secret = input.spec.string("imagePullSecret") else { return }
+        guard let secret = input.fields.imagePullSecret?.stringValue else { return }
         let name = secretName(secret)
         guard let slash = name.lastIndex(of: "/") else { return }
         let namespace = name[..<slash]
@@ -51,26 +51,26 @@ enum ScalarRules {
     }
 
     static func pluginName(_ input: RuleInput, _ r: inout ValidationResult) {
-        guard let name = input.spec.string("pluginName") else { return }
+        guard let name = input.fields.pluginName?.stringValue else { return }
         _ = lengthChecked(name, at: spec$.child("pluginName"), max: 256, emptyHint: "remove the field or give it a value", &r)
     }
 
-    private static let topLevelEnums = [
-        ("phase", WasmPluginEnums.phase), ("imagePullPolicy", WasmPluginEnums.imagePullPolicy),
-        ("failStrategy", WasmPluginEnums.failStrategy), ("type", WasmPluginEnums.pluginType),
+    private static let topLevelEnums: [(SpecFields.Field, [String])] = [
+        (.phase, WasmPluginEnums.phase), (.imagePullPolicy, WasmPluginEnums.imagePullPolicy),
+        (.failStrategy, WasmPluginEnums.failStrategy), (.type, WasmPluginEnums.pluginType),
     ]
 
     static func enums(_ input: RuleInput, _ r: inout ValidationResult) {
-        let spec = input.spec
-        for (key, allowed) in topLevelEnums where spec[key]?.stringValue != nil {
-            r.enumString(spec[key], at: spec$.child(key), allowed: allowed)
+        let spec = input.fields
+        for (field, allowed) in topLevelEnums where spec[field]?.stringValue != nil {
+            r.enumString(spec[field], at: spec$.child(field.name), allowed: allowed)
         }
-        if spec["match"] != nil {
-            for (path, selector) in spec.objectItems("match", at: spec$.child("match")) where selector.string("mode") != nil {
+        if spec.match != nil {
+            for (path, selector) in JSONObject.objectItems(of: spec.match, at: spec$.child("match")) where selector.string("mode") != nil {
                 r.enumString(selector["mode"], at: path.child("mode"), allowed: WasmPluginEnums.matchMode)
             }
         }
-        if let vmConfig = spec["vmConfig"]?.objectValue, vmConfig["env"] != nil {
+        if let vmConfig = spec.vmConfig?.objectValue, vmConfig["env"] != nil {
             for (path, entry) in vmConfig.objectItems("env", at: spec$.child("vmConfig").child("env")) where entry.string("valueFrom") != nil {
                 r.enumString(entry["valueFrom"], at: path.child("valueFrom"), allowed: WasmPluginEnums.valueFrom)
             }
@@ -78,7 +78,7 @@ enum ScalarRules {
     }
 
     static func priority(_ input: RuleInput, _ r: inout ValidationResult) {
-        guard case .number(let text)? = input.spec["priority"], ObjectRules.isIntegerLiteral(text) else { return }
+        guard case .number(let text)? = input.fields.priority, ObjectRules.isIntegerLiteral(text) else { return }
         if let n = Int(text), Int(Int32.min)...Int(Int32.max) ~= n { return }
         r.report(spec$.child("priority"), "\(text.prefix(30)) is out of range", hint: "use a value from \(Int32.min) to \(Int32.max)")
     }
@@ -90,7 +90,7 @@ enum ScalarRules {
     }
 
     static func verificationKey(_ input: RuleInput, _ r: inout ValidationResult) {
-        guard input.spec.string("verificationKey") != nil else { return }
+        guard input.fields.verificationKey?.stringValue != nil else { return }
         r.report(spec$.child("verificationKey"), "is not implemented by Istio and has no effect")
     }
 }
@@ -104,11 +104,11 @@ enum VMConfigRules {
     private static let env$ = FieldPath("spec", "vmConfig", "env")
 
     static func entries(_ input: RuleInput) -> [(FieldPath, JSONObject)] {
-        input.spec["vmConfig"]?.objectValue?.objectItems("env", at: env$) ?? []
+        input.fields.vmConfig?.objectValue?.objectItems("env", at: env$) ?? []
     }
 
     static func envMax(_ input: RuleInput, _ r: inout ValidationResult) {
-        guard let env = input.spec["vmConfig"]?["env"]?.arrayValue, env.count > 256 else { return }
+        guard let env = input.fields.vmConfig?["env"]?.arrayValue, env.count > 256 else { return }
         r.report(FieldError(.tooMany, env$, "has \(env.count) entries, at most 256 are allowed"))
     }
 

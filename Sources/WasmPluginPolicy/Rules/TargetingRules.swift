@@ -23,10 +23,11 @@ enum TargetingRules {
     private static let selector$ = FieldPath("spec", "selector")
 
     /// The targetRef objects with their paths: the deprecated `targetRef` and `targetRefs`.
-    static func collectRefs(_ spec: JSONObject) -> [(FieldPath, JSONObject)] {
+    static func collectRefs(_ spec: SpecFields) -> [(FieldPath, JSONObject)] {
         // The usual spec has targetRefs alone: that list as it is, no concatenation.
-        guard let ref = spec["targetRef"]?.objectValue else { return spec.objectItems("targetRefs", at: targetRefs$) }
-        return [(spec$.child("targetRef"), ref)] + spec.objectItems("targetRefs", at: targetRefs$)
+        let refs = JSONObject.objectItems(of: spec.targetRefs, at: targetRefs$)
+        guard let ref = spec.targetRef?.objectValue else { return refs }
+        return [(spec$.child("targetRef"), ref)] + refs
     }
 
     private static let targetRefs$ = FieldPath("spec", "targetRefs")
@@ -35,8 +36,8 @@ enum TargetingRules {
 
     /// CRD CEL: `has()` counts an empty list or object as set.
     static func oneOf(_ input: RuleInput, _ r: inout ValidationResult) {
-        let spec = input.spec
-        let set = (selector: isSet(spec["selector"]), targetRef: isSet(spec["targetRef"]), targetRefs: isSet(spec["targetRefs"]))
+        let spec = input.fields
+        let set = (selector: isSet(spec.selector), targetRef: isSet(spec.targetRef), targetRefs: isSet(spec.targetRefs))
         let present: FindingText =
             switch set {
             case (true, true, true): "selector and targetRef and targetRefs"
@@ -52,7 +53,7 @@ enum TargetingRules {
     }
 
     static func selectorLabels(_ input: RuleInput, _ r: inout ValidationResult) {
-        guard let labels = input.spec["selector"]?["matchLabels"]?.objectValue else { return }
+        guard let labels = input.fields.selector?["matchLabels"]?.objectValue else { return }
         let labels$ = selector$.child("matchLabels")
         if labels.count > 4096 {
             r.report(FieldError(.tooMany, labels$, "has \(labels.count) labels, at most 4096 are allowed"))
@@ -72,12 +73,12 @@ enum TargetingRules {
 
     /// istiod: "workload selector specified without labels" (a warning there too).
     static func selectorEmpty(_ input: RuleInput, _ r: inout ValidationResult) {
-        guard let selector = input.spec["selector"]?.objectValue, selector["matchLabels"]?.objectValue?.isEmpty ?? true else { return }
+        guard let selector = input.fields.selector?.objectValue, selector["matchLabels"]?.objectValue?.isEmpty ?? true else { return }
         r.report(selector$, "selector without labels selects every workload in the namespace")
     }
 
     static func selectorFields(_ input: RuleInput, _ r: inout ValidationResult) {
-        guard let selector = input.spec["selector"]?.objectValue else { return }
+        guard let selector = input.fields.selector?.objectValue else { return }
         for key in selector.keys where key != "matchLabels" {
             r.report(selector$.child(key), "unknown field; a WasmPlugin selector has only matchLabels")
         }
@@ -86,7 +87,7 @@ enum TargetingRules {
     /// A selector is right for sidecars and gateway pods; only waypoints ignore it. It is
     /// worth a word when it names a Gateway API gateway's pods and was not converted.
     static func selectorGatewayPods(_ input: RuleInput, _ r: inout ValidationResult) {
-        guard let labels = input.spec["selector"]?["matchLabels"]?.objectValue,
+        guard let labels = input.fields.selector?["matchLabels"]?.objectValue,
             let label = labels.members.first(where: { gatewayNameLabels.contains($0.key) }),
             let gateway = label.value.stringValue, !gateway.isEmpty
         else { return }
@@ -109,7 +110,7 @@ enum TargetingRules {
     }
 
     static func selectorNotAllowed(_ input: RuleInput, _ r: inout ValidationResult) {
-        guard isSet(input.spec["selector"]) else { return }
+        guard isSet(input.fields.selector) else { return }
         r.report(
             FieldError(
                 .forbidden, selector$, "selector is not allowed by this cluster's policy",
@@ -117,12 +118,12 @@ enum TargetingRules {
     }
 
     static func targetRefDeprecated(_ input: RuleInput, _ r: inout ValidationResult) {
-        guard input.spec["targetRef"]?.objectValue != nil else { return }
+        guard input.fields.targetRef?.objectValue != nil else { return }
         r.report(spec$.child("targetRef"), "targetRef is deprecated; use targetRefs (the mutating webhook converts it)")
     }
 
     static func targetRefsMax(_ input: RuleInput, _ r: inout ValidationResult) {
-        guard let refs = input.spec["targetRefs"]?.arrayValue, refs.count > maxTargetRefs else { return }
+        guard let refs = input.fields.targetRefs?.arrayValue, refs.count > maxTargetRefs else { return }
         r.report(
             FieldError(
                 .tooMany, spec$.child("targetRefs"), "has \(refs.count) items, at most \(maxTargetRefs) are allowed",

@@ -9,10 +9,10 @@ enum URLRules {
     static let url$ = FieldPath("spec", "url")
     static let sha$ = FieldPath("spec", "sha256")
 
-    static func sha256(_ input: RuleInput) -> String { input.spec.string("sha256") ?? "" }
+    static func sha256(_ input: RuleInput) -> String { input.fields.sha256?.stringValue ?? "" }
 
     static func required(_ input: RuleInput, _ r: inout ValidationResult) {
-        guard let value = input.spec["url"], !value.isNull else {
+        guard let value = input.fields.url, !value.isNull else {
             r.report(.required(url$, "url must be set", hint: "e.g. oci://ghcr.io/istio-ecosystem/wasm-extensions/basic_auth:1.12.0"))
             return
         }
@@ -246,8 +246,8 @@ enum URLRules {
     static func fileIgnoredFields(_ input: RuleInput, _ r: inout ValidationResult) {
         guard input.judgedURL?.effectiveScheme == "file" else { return }
         if !sha256(input).isEmpty { r.report(sha$, "is ignored for file:// urls") }
-        for key in ["imagePullPolicy", "imagePullSecret"] where input.spec[key].map({ !$0.isNull }) ?? false {
-            r.report(FieldPath("spec", key), "is ignored for file:// urls")
+        for field in [SpecFields.Field.imagePullPolicy, .imagePullSecret] where input.fields[field].map({ !$0.isNull }) ?? false {
+            r.report(FieldPath("spec", field.name), "is ignored for file:// urls")
         }
     }
 
