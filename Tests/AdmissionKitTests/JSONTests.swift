@@ -28,6 +28,18 @@ import Testing
         }
     }
 
+    /// Strings are built straight into their storage: every length across the small-string
+    /// limit comes out as its bytes, with and without the common-string table.
+    @Test func plainStringsOfEveryLength() throws {
+        let texts = (0...40).map { n in String((0..<n).map { Character(UnicodeScalar(UInt8(0x41 + ($0 * 7) % 58))) }) }
+            .filter { !$0.contains("\\") }
+        let document = "[" + texts.map { "\"\($0)\"" }.joined(separator: ",") + "]"
+        for strings in [nil, CommonStrings.kubernetes] {
+            let parsed = try JSONParser.parse(Array(document.utf8), reading: .all, strings: strings)
+            #expect(parsed.arrayValue?.map(\.stringValue) == texts)
+        }
+    }
+
     /// The common-string table finds exactly its strings: each kept string, and for every
     /// length up to past `maxLength` no probe that differs in one byte at any position (a
     /// short probe is compared as one word from two overlapping loads, a long one word by

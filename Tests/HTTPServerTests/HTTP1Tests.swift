@@ -90,6 +90,25 @@ private func parse(_ text: String, maxHead: Int = 16384) -> HTTP1Parser.Result {
 
     /// A target is text: UTF-8 beyond ASCII passes through as sent, in origin and absolute
     /// form; bytes that are not UTF-8 (a lone continuation byte, a cut sequence, 0xFF) get 400.
+    /// Header names come out lower-cased and values as `String(decoding:)` reads them
+    /// (obs-text that is not UTF-8 repaired, not refused), across the small-string limit:
+    /// both are copied straight into the strings' storage.
+    @Test func headerNamesAndValuesAreTheirBytes() {
+        var values: [[UInt8]] = [[], Array("application/json".utf8), Array("caf\u{E9} \u{1F600}".utf8), [0x61, 0x80, 0x62], [0xFF, 0xFE], [0xC3]]
+        for n in [1, 7, 8, 15, 16, 17, 40] { values.append(Array(String(repeating: "V", count: n).utf8)) }
+        for (i, value) in values.enumerated() {
+            let name = String(repeating: "Ab-", count: i + 1)
+            let bytes = Array("GET / HTTP/1.1\r\n\(name): ".utf8) + value + Array("\r\n\r\n".utf8)
+            guard case .complete(let head, _) = bytes.withUnsafeBufferPointer({ HTTP1Parser.parseHead($0, maxHeadBytes: 16384) }) else {
+                Issue.record("not parsed: \(value)")
+                continue
+            }
+            #expect(head.headers.map(\.name) == [name.lowercased()])
+            #expect(head.headers.first?.value == String(decoding: value, as: UTF8.self), "\(value)")
+            #expect(head.method == "GET")
+        }
+    }
+
     @Test func targetsMustBeUTF8() {
         func head(_ target: [UInt8]) -> HTTP1Parser.Result {
             (Array("GET ".utf8) + target + Array(" HTTP/1.1\r\nHost: x\r\n\r\n".utf8)).withUnsafeBufferPointer {
