@@ -4,7 +4,10 @@ import AdmissionKit
 /// read them about 60 times a review, and each `spec[key]` scanned the members and
 /// compared keys (~100 instructions a hit, a miss of a length some member has as much).
 /// As with `spec[key]`, the last member with a key wins.
-struct SpecFields {
+///
+/// A class: as a struct its sixteen `JSON?` (~400 bytes) were copied into the rules' input
+/// and out of its initialiser, each copy retaining every field (~1,400 instructions a review).
+final class SpecFields {
     /// The declared fields, in `ScalarRules.knownSpecKeys` order.
     enum Field: Int, CaseIterable {
         case selector, targetRef, targetRefs, url, sha256, imagePullPolicy, imagePullSecret, verificationKey
@@ -33,42 +36,41 @@ struct SpecFields {
     init(_ spec: JSONObject) {
         // By length first, then one compare (two at most): a `switch` on the key compared
         // it with each case in turn.
-        spec.members.withUnsafeBufferPointer { members in
-            for i in members.indices {
-                let key = members[i].key
-                switch key.utf8.count {
-                case 3: if key == "url" { url = members[i].value }
-                case 4: if key == "type" { type = members[i].value }
-                case 5:
-                    if key == "phase" { phase = members[i].value } else if key == "match" { match = members[i].value }
-                case 6: if key == "sha256" { sha256 = members[i].value }
-                case 8:
-                    if key == "selector" {
-                        selector = members[i].value
-                    } else if key == "priority" {
-                        priority = members[i].value
-                    } else if key == "vmConfig" {
-                        vmConfig = members[i].value
-                    }
-                case 9: if key == "targetRef" { targetRef = members[i].value }
-                case 10:
-                    if key == "targetRefs" { targetRefs = members[i].value } else if key == "pluginName" { pluginName = members[i].value }
-                case 12:
-                    if key == "pluginConfig" {
-                        pluginConfig = members[i].value
-                    } else if key == "failStrategy" {
-                        failStrategy = members[i].value
-                    }
-                case 15:
-                    if key == "imagePullPolicy" {
-                        imagePullPolicy = members[i].value
-                    } else if key == "imagePullSecret" {
-                        imagePullSecret = members[i].value
-                    } else if key == "verificationKey" {
-                        verificationKey = members[i].value
-                    }
-                default: break
+        let members = spec.members
+        for i in members.indices {
+            let key = members[i].key
+            switch key.utf8.count {
+            case 3: if key == "url" { url = members[i].value }
+            case 4: if key == "type" { type = members[i].value }
+            case 5:
+                if key == "phase" { phase = members[i].value } else if key == "match" { match = members[i].value }
+            case 6: if key == "sha256" { sha256 = members[i].value }
+            case 8:
+                if key == "selector" {
+                    selector = members[i].value
+                } else if key == "priority" {
+                    priority = members[i].value
+                } else if key == "vmConfig" {
+                    vmConfig = members[i].value
                 }
+            case 9: if key == "targetRef" { targetRef = members[i].value }
+            case 10:
+                if key == "targetRefs" { targetRefs = members[i].value } else if key == "pluginName" { pluginName = members[i].value }
+            case 12:
+                if key == "pluginConfig" {
+                    pluginConfig = members[i].value
+                } else if key == "failStrategy" {
+                    failStrategy = members[i].value
+                }
+            case 15:
+                if key == "imagePullPolicy" {
+                    imagePullPolicy = members[i].value
+                } else if key == "imagePullSecret" {
+                    imagePullSecret = members[i].value
+                } else if key == "verificationKey" {
+                    verificationKey = members[i].value
+                }
+            default: break
             }
         }
     }
