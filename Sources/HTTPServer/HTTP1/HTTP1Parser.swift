@@ -172,7 +172,7 @@ enum HTTP1Parser {
 
     /// The bytes as text, ill-formed UTF-8 repaired, as `String(decoding:as:)` makes it but
     /// copied straight into the string's storage: `String(decoding:)` validated ASCII
-    /// through its general path (~150 instructions more a string; a head has ~10).
+    /// through its general path (~60 instructions more a string; a head has ~10).
     private static func text(_ bytes: UnsafeBufferPointer<UInt8>) -> String {
         String(unsafeUninitializedCapacity: bytes.count) { storage in
             _ = storage.initialize(fromContentsOf: bytes)
