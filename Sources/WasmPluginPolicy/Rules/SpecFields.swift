@@ -8,12 +8,10 @@ import AdmissionKit
 /// A class: as a struct its sixteen `JSON?` (~400 bytes) were copied into the rules' input
 /// and out of its initialiser, each copy retaining every field (~1,400 instructions a review).
 final class SpecFields {
-    /// The declared fields, in `ScalarRules.knownSpecKeys` order.
-    enum Field: Int, CaseIterable {
+    /// The declared fields, each named by its key (`ScalarRules.knownSpecKeys` is made of these).
+    enum Field: String, CaseIterable {
         case selector, targetRef, targetRefs, url, sha256, imagePullPolicy, imagePullSecret, verificationKey
         case pluginConfig, pluginName, phase, priority, failStrategy, vmConfig, match, type
-
-        var name: String { ScalarRules.knownSpecKeys.names[rawValue] }
     }
 
     private(set) var selector: JSON?

@@ -247,7 +247,7 @@ enum URLRules {
         guard input.judgedURL?.effectiveScheme == "file" else { return }
         if !sha256(input).isEmpty { r.report(sha$, "is ignored for file:// urls") }
         for field in [SpecFields.Field.imagePullPolicy, .imagePullSecret] where input.fields[field].map({ !$0.isNull }) ?? false {
-            r.report(FieldPath("spec", field.name), "is ignored for file:// urls")
+            r.report(FieldPath("spec", field.rawValue), "is ignored for file:// urls")
         }
     }
 
