@@ -251,19 +251,37 @@ public struct JSONParser {
         var i = start
         let count = bytes.count
         guard let base = bytes.baseAddress else { return count }
+        if let found = scanBlocks(base, &i, count) { return found }
+        return scanBytes(base, from: i, count)
+    }
+
+    /// The first special byte in the whole 16-byte blocks from `i`, or nil with `i` moved
+    /// past the last of them (fewer than 16 bytes are left).
+    @inline(__always)
+    private static func scanBlocks(_ base: UnsafePointer<UInt8>, _ i: inout Int, _ count: Int) -> Int? {
         while i + 16 <= count {
             let (low, high) = specialBytes16(base + i)
             if low != 0 { return i + low.trailingZeroBitCount / 8 }
             if high != 0 { return i + 8 + high.trailingZeroBitCount / 8 }
             i += 16
         }
+        return nil
+    }
+
+    /// The first special byte from `i`, byte by byte (or `count`).
+    @inline(__always)
+    private static func scanBytes(_ base: UnsafePointer<UInt8>, from start: Int, _ count: Int) -> Int {
+        var i = start
         while i < count {
-            let b = base[i]
-            if b == UInt8(ascii: "\"") || b == UInt8(ascii: "\\") || b < 0x20 { return i }
+            if isSpecial(base[i]) { return i }
             i += 1
         }
         return count
     }
+
+    /// '"', '\\' or a control byte: what ends a plain run in a JSON string.
+    @inline(__always)
+    private static func isSpecial(_ b: UInt8) -> Bool { b == UInt8(ascii: "\"") || b == UInt8(ascii: "\\") || b < 0x20 }
 
     /// `scanPlain` for a short buffer of its own: the writer escapes each piece of an answer
     /// (a cause's text, a path) apart, so every piece ends in a tail of under 16 bytes,
@@ -276,12 +294,7 @@ public struct JSONParser {
         var i = start
         let count = bytes.count
         guard let base = bytes.baseAddress, i < count else { return count }
-        while i + 16 <= count {
-            let (low, high) = specialBytes16(base + i)
-            if low != 0 { return i + low.trailingZeroBitCount / 8 }
-            if high != 0 { return i + 8 + high.trailingZeroBitCount / 8 }
-            i += 16
-        }
+        if let found = scanBlocks(base, &i, count) { return found }
         guard i < count else { return count }
         if count >= 16 {
             let before = 16 - (count - i)  // 1...15
@@ -307,12 +320,7 @@ public struct JSONParser {
             let flags = specialBytes8(base + count - 8) & (~0 &<< UInt64(before * 8))
             return flags != 0 ? count - 8 + flags.trailingZeroBitCount / 8 : count
         }
-        while i < count {
-            let b = base[i]
-            if b == UInt8(ascii: "\"") || b == UInt8(ascii: "\\") || b < 0x20 { return i }
-            i += 1
-        }
-        return count
+        return scanBytes(base, from: i, count)
     }
 
     /// Of the 16 bytes at `p`, 0xFF in each one that is '"', '\\' or a control byte and 0
@@ -562,11 +570,7 @@ public struct JSONParser {
             default:
                 // Copy the run up to the next quote, backslash or control byte at once.
                 let runStart = index
-                while index < bytes.count {
-                    let b = bytes[index]
-                    if b == UInt8(ascii: "\"") || b == UInt8(ascii: "\\") || b < 0x20 { break }
-                    index += 1
-                }
+                index = Self.scanPlain(bytes, from: index)
                 if index == runStart { throw error("control character in a string") }
                 out.append(contentsOf: UnsafeBufferPointer(rebasing: bytes[runStart..<index]))
             }
