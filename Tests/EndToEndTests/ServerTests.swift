@@ -158,6 +158,22 @@ extension LiveServers {
             #expect(none.stdout.contains("HTTP/1.1 200 OK"))
         }
 
+        /// Go's order on AES hardware (the Go peer's, kube-apiserver's): AES-128-GCM over
+        /// AES-256-GCM whatever the client lists first, ChaCha20 for a client that lists it first.
+        @Test func tls13SuitesAreChosenAsGoChoosesThem() throws {
+            let server = try WebhookServer()
+            for (offer, chosen) in [
+                (nil, "TLS_AES_128_GCM_SHA256"),  // OpenSSL's client default lists AES-256 first
+                ("TLS_AES_256_GCM_SHA384:TLS_AES_128_GCM_SHA256", "TLS_AES_128_GCM_SHA256"),
+                ("TLS_CHACHA20_POLY1305_SHA256:TLS_AES_128_GCM_SHA256:TLS_AES_256_GCM_SHA384", "TLS_CHACHA20_POLY1305_SHA256"),
+                ("TLS_AES_256_GCM_SHA384", "TLS_AES_256_GCM_SHA384"),
+            ] as [(String?, String)] {
+                let suites = offer.map { ["-ciphersuites", $0] } ?? []
+                let s = try run("openssl", ["s_client", "-connect", "127.0.0.1:\(server.port)", "-tls1_3", "-CAfile", server.ca] + suites, stdin: Data("Q\n".utf8), timeout: 20)
+                #expect(s.stdout.contains("Cipher is \(chosen)"), "offer \(offer ?? "default"): \(s.stdout.suffix(400))")
+            }
+        }
+
         /// sslscan's view: TLS 1.2 and 1.3 only, and only ECDHE key exchange with AEAD suites.
         @Test func sslscanFindsOnlyModernProtocolsAndSuites() throws {
             let server = try WebhookServer()

@@ -18,7 +18,7 @@ static inline long ctls_set_session_cache_mode(SSL_CTX *ctx, long mode) { return
 static inline int ctls_set_groups(SSL_CTX *ctx, const char *list) { return (int)SSL_CTX_set1_groups_list(ctx, list); }
 static inline int ctls_add_chain_cert(SSL_CTX *ctx, X509 *x) { return (int)SSL_CTX_add1_chain_cert(ctx, x); }
 static inline uint64_t ctls_server_options(void) {
-    return SSL_OP_NO_COMPRESSION | SSL_OP_NO_RENEGOTIATION | SSL_OP_CIPHER_SERVER_PREFERENCE;
+    return SSL_OP_NO_COMPRESSION | SSL_OP_NO_RENEGOTIATION | SSL_OP_CIPHER_SERVER_PREFERENCE | SSL_OP_PRIORITIZE_CHACHA;
 }
 static inline int ctls_tls1_2_version(void) { return TLS1_2_VERSION; }
 static inline int ctls_tls1_3_version(void) { return TLS1_3_VERSION; }
