@@ -26,7 +26,7 @@ struct WebhookRoutes: Sendable {
         case ("/readyz", _):
             return ("readyz", probe(request) { notReadyReason().map { .text(503, $0) } ?? .text(200, "ok") })
         case ("/metrics", .probe):
-            return ("metrics", probe(request) { HTTPResponse(status: 200, headers: [("content-type", "text/plain; version=0.0.4; charset=utf-8")], body: metrics.render()) })
+            return ("metrics", probe(request) { HTTPResponse(status: 200, headers: [HTTPField("content-type", "text/plain; version=0.0.4; charset=utf-8")], body: metrics.render()) })
         case ("/metrics", .tls):
             return ("other", .text(404, "metrics are served on the probe port (serve --probe-listen), not here"))
         case (_, .tls):
@@ -39,7 +39,7 @@ struct WebhookRoutes: Sendable {
     private func probe(_ request: HTTPRequest, _ answer: () -> HTTPResponse) -> HTTPResponse {
         guard request.method == "GET" || request.method == "HEAD" else {
             var r = HTTPResponse.text(405, "method \(request.method) not allowed; use GET")
-            r.headers.append(("allow", "GET, HEAD"))
+            r.headers.append(HTTPField("allow", "GET, HEAD"))
             return r
         }
         return answer()
@@ -48,7 +48,7 @@ struct WebhookRoutes: Sendable {
     private func review(_ endpoint: WebhookEndpoint, _ request: HTTPRequest, start: UInt64) -> HTTPResponse {
         guard request.method == "POST" else {
             var r = Self.status(405, "method \(request.method) not allowed; POST an AdmissionReview")
-            r.headers.append(("allow", "POST"))
+            r.headers.append(HTTPField("allow", "POST"))
             return r
         }
         let contentType = request.headers["content-type"] ?? ""
@@ -66,7 +66,7 @@ struct WebhookRoutes: Sendable {
     }
 
     /// Built once: an array literal here allocated on every answer.
-    static let jsonHeaders = [(name: "content-type", value: "application/json")]
+    static let jsonHeaders = [HTTPField("content-type", "application/json")]
 
     /// `application/json`, any case, optionally with parameters (`; charset=utf-8`).
     /// Byte-level: this runs on every review.

@@ -373,7 +373,7 @@ private func parse(_ text: String, maxHead: Int = 16384) -> HTTP1Parser.Result {
 
     @Test func keepAliveRules() {
         func head(_ minor: Int, _ connection: String?) -> HTTP1Head {
-            HTTP1Head(method: "GET", target: "/", minorVersion: minor, headers: connection.map { [("connection", $0)] } ?? [])
+            HTTP1Head(method: "GET", target: "/", minorVersion: minor, headers: connection.map { [HTTPField("connection", $0)] } ?? [])
         }
         #expect(HTTP1Session.keepAlive(head(1, nil)))
         #expect(!HTTP1Session.keepAlive(head(1, "close")))
@@ -385,6 +385,30 @@ private func parse(_ text: String, maxHead: Int = 16384) -> HTTP1Parser.Result {
     @Test func serializesResponses() {
         let bytes = HTTP1Session.serialize(.text(404, "no"), keepAlive: false, date: "Thu, 26 Nov 2026 00:00:00 GMT")
         #expect(String(decoding: bytes, as: UTF8.self) == "HTTP/1.1 404 Not Found\r\ncontent-type: text/plain; charset=utf-8\r\ncontent-length: 3\r\ndate: Thu, 26 Nov 2026 00:00:00 GMT\r\nconnection: close\r\n\r\nno\n")
+    }
+
+    /// The head is written into a buffer sized for it: heads around and past the stack
+    /// buffer's 1,024 bytes, non-ASCII values, HEAD answers and pending output all come out
+    /// whole and in order.
+    @Test func serializesHeadsOfEverySize() {
+        let date = "Thu, 26 Nov 2026 00:00:00 GMT"
+        for count in [0, 1, 7, 15, 16, 17, 30, 200] {
+            for valueLength in [0, 1, 40, 977] {
+                var response = HTTPResponse(status: 200, body: Array("{}".utf8))
+                for i in 0..<count { response.headers.append(HTTPField("x-h\(i)", String(repeating: i % 2 == 0 ? "v" : "é", count: valueLength))) }
+                for (keepAlive, headOnly) in [(true, false), (false, true)] {
+                    var expected = "HTTP/1.1 200 OK\r\n"
+                    for field in response.headers { expected += "\(field.name): \(field.value)\r\n" }
+                    expected += "content-length: 2\r\ndate: \(date)\r\n" + (keepAlive ? "" : "connection: close\r\n") + "\r\n" + (headOnly ? "" : "{}")
+                    var out = Array("pending".utf8)
+                    HTTP1Session.serialize(response, keepAlive: keepAlive, date: date, headOnly: headOnly, into: &out)
+                    #expect(String(decoding: out, as: UTF8.self) == "pending" + expected, "\(count) headers of \(valueLength)")
+                }
+            }
+        }
+        let odd = HTTP1Session.serialize(HTTPResponse(status: 599, body: Array(repeating: 0x61, count: 12_345)), keepAlive: true, date: date)
+        #expect(String(decoding: odd.prefix(60), as: UTF8.self).hasPrefix("HTTP/1.1 599 Status 599\r\ncontent-length: 12345\r\n"))
+        #expect(odd.count == "HTTP/1.1 599 Status 599\r\ncontent-length: 12345\r\ndate: \(date)\r\n\r\n".utf8.count + 12_345)
     }
 }
 

@@ -186,7 +186,7 @@ struct RawFrame: Equatable {
             if !toServer.isEmpty { try toServer.withUnsafeBufferPointer { try server.receive($0, now: 0) } }
             for (stream, response) in server.takeRejected() { server.respond(streamID: stream, response) }
             for (stream, request) in server.takeReady() {
-                server.respond(streamID: stream, HTTPResponse(status: 200, headers: [("content-type", "application/json")], body: Array(request.path.utf8) + request.body))
+                server.respond(streamID: stream, HTTPResponse(status: 200, headers: [HTTPField("content-type", "application/json")], body: Array(request.path.utf8) + request.body))
             }
             let toClient = Self.drainAll(server)
             if toServer.isEmpty && toClient.isEmpty { return }

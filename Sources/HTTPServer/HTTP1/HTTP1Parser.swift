@@ -8,12 +8,7 @@ struct HTTP1Head: Sendable, Equatable {
     var target: String
     /// 0 for HTTP/1.0, 1 for HTTP/1.1.
     var minorVersion: Int
-    var headers: [(name: String, value: String)]
-
-    static func == (l: HTTP1Head, r: HTTP1Head) -> Bool {
-        l.method == r.method && l.target == r.target && l.minorVersion == r.minorVersion
-            && l.headers.elementsEqual(r.headers, by: { $0.name == $1.name && $0.value == $1.value })
-    }
+    var headers: [HTTPField]
 }
 
 /// A protocol error with the status the client gets.
@@ -57,7 +52,7 @@ enum HTTP1Parser {
         let head = UnsafeBufferPointer(rebasing: buffer[0..<end.headEnd])
         var lineStart = 0
         var request: (method: String, target: String, minor: Int)?
-        var headers: [(name: String, value: String)] = []
+        var headers: [HTTPField] = []
         headers.reserveCapacity(8)  // one allocation for a usual head, not one per doubling
         while let line = nextLine(head, from: &lineStart) {
             guard request != nil else {
@@ -180,7 +175,7 @@ enum HTTP1Parser {
         }
     }
 
-    private static func parseHeaderLine(_ line: UnsafeBufferPointer<UInt8>) -> Swift.Result<(name: String, value: String), HTTP1Error> {
+    private static func parseHeaderLine(_ line: UnsafeBufferPointer<UInt8>) -> Swift.Result<HTTPField, HTTP1Error> {
         guard let first = line.first, first != 0x20, first != 0x09 else {
             return .failure(HTTP1Error(status: 400, message: "obsolete header line folding is not accepted"))
         }
@@ -197,7 +192,7 @@ enum HTTP1Parser {
         guard value.allSatisfy(isFieldValueByte) else {
             return .failure(HTTP1Error(status: 400, message: "invalid character in a header value"))
         }
-        return .success((lowercasedName(name), text(value)))
+        return .success(HTTPField(lowercasedName(name), text(value)))
     }
 
     /// A header name (token characters: ASCII) lower-cased byte by byte, straight into the

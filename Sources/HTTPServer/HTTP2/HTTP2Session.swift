@@ -171,11 +171,11 @@ final class HTTP2Session {
         // A stream the client reset meanwhile takes no answer (and must not leave an
         // `Outgoing` behind: no close callback would ever remove it).
         guard nghttp2_session_find_stream(session, streamID) != nil else { return }
-        var fields: [(String, String)] = [(":status", String(response.status))]
-        for (name, value) in response.headers where name != "connection" {
-            fields.append((name.lowercased(), value))
+        var fields = [HTTPField(":status", String(response.status))]
+        for field in response.headers where field.name != "connection" {
+            fields.append(HTTPField(field.name.lowercased(), field.value))
         }
-        fields.append(("content-length", String(response.body.count)))
+        fields.append(HTTPField("content-length", String(response.body.count)))
         let out = Outgoing(response.body)
         outgoing[streamID] = out
         var provider = nghttp2_data_provider(
@@ -416,14 +416,14 @@ final class HTTP2Session {
         answeredEarly.append(streamID)
     }
 
-    private func withHeaderFields(_ fields: [(String, String)], _ body: (UnsafeBufferPointer<nghttp2_nv>) -> Void) {
+    private func withHeaderFields(_ fields: [HTTPField], _ body: (UnsafeBufferPointer<nghttp2_nv>) -> Void) {
         var storage: [UInt8] = []
         var ranges: [(Int, Int, Int, Int)] = []
         ranges.reserveCapacity(fields.count)
-        for (name, value) in fields {
+        for field in fields {
             // As buffers: `+=` of a String's UTF-8 view is the generic sequence copy.
-            var name = name
-            var value = value
+            var name = field.name
+            var value = field.value
             let n = storage.count
             name.withUTF8 { storage.append(contentsOf: $0) }
             let v = storage.count
