@@ -223,6 +223,30 @@ private func parse(_ text: String, maxHead: Int = 16384) -> HTTP1Parser.Result {
         #expect(bodies == ["abc", "", "x"])
     }
 
+    /// Headers are found by name, not by length: each header the session acts on next to
+    /// others of its name's length (accept-charset and content-length are 14 bytes,
+    /// user-agent and connection 10, cookie and expect 6, x-forwarded-proto and
+    /// transfer-encoding 17), in both orders, with values that would mean something.
+    @Test func headersOfTheSameLengthAreOtherHeaders() {
+        let decoys = ["Accept-Charset: 99", "User-Agent: close", "Cookie: 100-continue", "X-Forwarded-Proto: chunked"]
+        for decoysFirst in [true, false] {
+            var session = HTTP1Session(maxHeadBytes: 16384, maxBodyBytes: 1000)
+            let real = ["Content-Length: 3"]
+            let lines = (decoysFirst ? decoys + real : real + decoys).joined(separator: "\r\n")
+            feed(&session, "POST /a HTTP/1.1\r\n\(lines)\r\n\r\nabc")
+            guard case .request(let head, let body, let keepAlive) = session.next() else {
+                Issue.record("no request (decoys first: \(decoysFirst))")
+                continue
+            }
+            #expect(String(decoding: body, as: UTF8.self) == "abc")
+            #expect(keepAlive)
+            #expect(head.headers.count == 5)
+            #expect(HTTPHeaders(lowercased: head.headers)["accept-charset"] == "99")
+            #expect(HTTPHeaders(lowercased: head.headers)["content-length"] == "3")
+            #expect(session.next() == .needMore)
+        }
+    }
+
     @Test func bodyArrivingByteByByte() throws {
         var session = HTTP1Session(maxHeadBytes: 16384, maxBodyBytes: 1000)
         let text = "POST /a HTTP/1.1\r\nContent-Length: 5\r\n\r\nhello"

@@ -9,6 +9,13 @@ public struct HTTPField: Sendable, Equatable {
         self.name = name
         self.value = value
     }
+
+    /// Whether this is the header `lowercased` names, lengths first: most headers a
+    /// lookup passes have another length, and a String `==` that fails costs a call.
+    @inline(__always)
+    public func isNamed(_ lowercased: String) -> Bool {
+        name.utf8.count == lowercased.utf8.count && name == lowercased
+    }
 }
 
 /// Request headers with lower-cased names (HTTP/2 requires it; HTTP/1 names are
@@ -31,7 +38,7 @@ public struct HTTPHeaders: Sendable, Sequence {
 
     /// The first value of a header.
     public subscript(name: String) -> String? {
-        entries.first { $0.name == name }?.value
+        entries.first { $0.isNamed(name) }?.value
     }
 
     public func makeIterator() -> IndexingIterator<[HTTPField]> {

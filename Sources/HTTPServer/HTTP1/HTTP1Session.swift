@@ -157,9 +157,9 @@ struct HTTP1Session: Sendable {
         var contentLength: String?
         var conflictingLengths = false
         for field in head.headers {
-            if field.name == "transfer-encoding" {
+            if field.isNamed("transfer-encoding") {
                 transferEncoding.append(field.value)
-            } else if field.name == "content-length" {
+            } else if field.isNamed("content-length") {
                 if let first = contentLength, first != field.value { conflictingLengths = true }
                 contentLength = contentLength ?? field.value
             }
@@ -199,7 +199,7 @@ struct HTTP1Session: Sendable {
     /// A client that already sent body bytes is not waiting, so it gets no 100 (RFC 9110
     /// §10.1.1), and the flag never outlives its request.
     private mutating func expectation(_ head: HTTP1Head) -> HTTP1Error? {
-        guard let expect = head.headers.first(where: { $0.name == "expect" })?.value else { return nil }
+        guard let expect = head.headers.first(where: { $0.isNamed("expect") })?.value else { return nil }
         guard expect.lowercased() == "100-continue" else {
             return HTTP1Error(status: 417, message: "unsupported expectation")
         }
@@ -225,7 +225,7 @@ struct HTTP1Session: Sendable {
 
     static func keepAlive(_ head: HTTP1Head) -> Bool {
         var keepAlive = head.minorVersion == 1
-        for field in head.headers where field.name == "connection" {
+        for field in head.headers where field.isNamed("connection") {
             for token in field.value.lowercased().split(separator: ",") {
                 switch token.trimmingCharacters(in: " \t") {
                 case "close": return false
