@@ -260,18 +260,18 @@ struct HTTP1Session: Sendable {
             head.write("HTTP/1.1 ")
             head.writeDecimal(response.status)
             head.write(" ")
-            head.write(reason)
+            head.write(string: reason)
             head.write("\r\n")
             for field in response.headers {
-                head.write(field.name)
+                head.write(string: field.name)
                 head.write(": ")
-                head.write(field.value)
+                head.write(string: field.value)
                 head.write("\r\n")
             }
             head.write("content-length: ")
             head.writeDecimal(response.body.count)
             head.write("\r\ndate: ")
-            head.write(date)
+            head.write(string: date)
             head.write("\r\n")
             if !keepAlive { head.write("connection: close\r\n") }
             head.write("\r\n")
@@ -304,7 +304,8 @@ struct HTTP1Session: Sendable {
             count += text.utf8CodeUnitCount
         }
 
-        mutating func write(_ text: String) {
+        /// Labelled: a literal would pick this overload over `StaticString`'s.
+        mutating func write(string text: String) {
             var text = text
             text.withUTF8 { bytes in
                 guard let start = bytes.baseAddress else { return }
