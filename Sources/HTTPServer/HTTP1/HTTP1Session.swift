@@ -255,7 +255,7 @@ struct HTTP1Session: Sendable {
         var size = headFixedBytes + reason.utf8.count + date.utf8.count
         for field in response.headers { size += field.name.utf8.count + field.value.utf8.count + 4 }
         out.reserveCapacity(out.count + size + (headOnly ? 0 : response.body.count))
-        withUnsafeTemporaryAllocation(of: UInt8.self, capacity: size <= 1024 ? 1024 : size) { buffer in
+        withUnsafeTemporaryAllocation(of: UInt8.self, capacity: max(size, 1024)) { buffer in
             var head = HeadWriter(buffer)
             head.write("HTTP/1.1 ")
             head.writeDecimal(response.status)

@@ -172,7 +172,7 @@ final class HTTP2Session {
         // `Outgoing` behind: no close callback would ever remove it).
         guard nghttp2_session_find_stream(session, streamID) != nil else { return }
         var fields = [HTTPField(":status", String(response.status))]
-        for field in response.headers where field.name != "connection" {
+        for field in response.headers where !field.isNamed("connection") {
             fields.append(HTTPField(field.name.lowercased(), field.value))
         }
         fields.append(HTTPField("content-length", String(response.body.count)))
