@@ -82,11 +82,13 @@ for round in $(seq 1 "$rounds"); do
     start "$server"
     for fixture in valid invalid mutate; do
       endpoint=validate; [[ $fixture == mutate ]] && endpoint=mutate
-      load $port $endpoint $fixture 2 >/dev/null
+      load $port $endpoint $fixture 2 >/dev/null 2>&1 || { echo "cpu-share: $server does not answer on port $port" >&2; exit 1; }
       read -r u0 s0 < <(server_ticks); machine0=$(head -1 /proc/stat)
-      load $port $endpoint $fixture "$seconds" >"$work/wrk.out"
+      load $port $endpoint $fixture "$seconds" >"$work/wrk.out" 2>&1 ||
+        { echo "cpu-share: wrk failed against $server ($fixture):" >&2; tail -5 "$work/wrk.out" >&2; exit 1; }
       machine1=$(head -1 /proc/stat); read -r u1 s1 < <(server_ticks)
       requests=$(awk '/requests in/ {print $1}' "$work/wrk.out")
+      ((${requests:-0} > 0)) || { echo "cpu-share: no requests answered by $server ($fixture)" >&2; exit 1; }
       failed=$(awk '/Non-2xx|Socket errors/' "$work/wrk.out" | tr '\n' ' ')
       [[ -z $failed ]] || echo "cpu-share: $server $fixture: $failed" >&2
       printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$round" "$server" "$fixture" "$requests" $((u1 - u0)) $((s1 - s0)) \
