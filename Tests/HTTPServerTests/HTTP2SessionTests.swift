@@ -386,4 +386,32 @@ struct RawFrame: Equatable {
         #expect(!server.wantsIO)
         #expect(server.takeReady().isEmpty)
     }
+
+    /// HTTP/2 has no connection-specific headers (RFC 9113 §8.2.2): a handler's
+    /// `Connection` header, in any case, is left out of the answer. A real client treats
+    /// one as a malformed response and resets the stream.
+    @Test func aConnectionHeaderInAnyCaseIsLeftOut() throws {
+        let server = try Self.session(.init(maxConcurrentStreams: 8, maxBodyBytes: 1 << 20))
+        let client = MemoryHTTP2Client()
+        let names = ["connection", "Connection", "CONNECTION"]
+        var streams: [Int32] = []
+        for _ in names { streams.append(client.post("/validate", body: Array("{}".utf8))) }
+        for _ in 0..<50 {
+            let toServer = client.output()
+            if !toServer.isEmpty { try toServer.withUnsafeBufferPointer { try server.receive($0, now: 0) } }
+            for (stream, _) in server.takeReady() {
+                let name = names[streams.firstIndex(of: stream)!]
+                server.respond(streamID: stream, HTTPResponse(status: 200, headers: [HTTPField(name, "close")], body: Array("ok".utf8)))
+            }
+            let toClient = Self.drainAll(server)
+            if toServer.isEmpty && toClient.isEmpty { break }
+            client.receive(toClient)
+        }
+        for (stream, name) in zip(streams, names) {
+            #expect(client.responses[stream]?.status == 200, "\(name)")
+            #expect(client.responses[stream]?.body == Array("ok".utf8), "\(name)")
+            #expect(client.responses[stream]?.closed == true, "\(name)")
+            #expect(client.responses[stream]?.errorCode == 0, "\(name): the client reset the stream")
+        }
+    }
 }

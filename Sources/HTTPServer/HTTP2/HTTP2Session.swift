@@ -172,8 +172,10 @@ final class HTTP2Session {
         // `Outgoing` behind: no close callback would ever remove it).
         guard nghttp2_session_find_stream(session, streamID) != nil else { return }
         var fields = [HTTPField(":status", String(response.status))]
-        for field in response.headers where !field.isNamed("connection") {
-            fields.append(HTTPField(field.name.lowercased(), field.value))
+        for field in response.headers {
+            // Lower-cased before the test: HTTP/2 has no `Connection` header in any case.
+            let lowercased = HTTPField(field.name.lowercased(), field.value)
+            if !lowercased.isNamed("connection") { fields.append(lowercased) }
         }
         fields.append(HTTPField("content-length", String(response.body.count)))
         let out = Outgoing(response.body)
