@@ -299,20 +299,20 @@ struct HTTP1Session: Sendable {
         }
 
         mutating func write(_ text: StaticString) {
-            precondition(count + text.utf8CodeUnitCount <= capacity)
-            (base + count).initialize(from: text.utf8Start, count: text.utf8CodeUnitCount)
-            count += text.utf8CodeUnitCount
+            write(bytes: UnsafeBufferPointer(start: text.utf8Start, count: text.utf8CodeUnitCount))
         }
 
         /// Labelled: a literal would pick this overload over `StaticString`'s.
         mutating func write(string text: String) {
             var text = text
-            text.withUTF8 { bytes in
-                guard let start = bytes.baseAddress else { return }
-                precondition(count + bytes.count <= capacity)
-                (base + count).initialize(from: start, count: bytes.count)
-                count += bytes.count
-            }
+            text.withUTF8 { write(bytes: $0) }
+        }
+
+        mutating func write(bytes: UnsafeBufferPointer<UInt8>) {
+            guard let start = bytes.baseAddress else { return }
+            precondition(count + bytes.count <= capacity)
+            (base + count).initialize(from: start, count: bytes.count)
+            count += bytes.count
         }
 
         /// A non-negative decimal, digit by digit from the highest power of ten.
