@@ -77,6 +77,7 @@ load() { # port endpoint fixture seconds
 }
 
 results=$work/results.tsv
+ticks_per_second=$(getconf CLK_TCK)
 for round in $(seq 1 "$rounds"); do
   for server in "${servers[@]}"; do
     start "$server"
@@ -92,7 +93,7 @@ for round in $(seq 1 "$rounds"); do
       failed=$(awk '/Non-2xx|Socket errors/' "$work/wrk.out" | tr '\n' ' ')
       [[ -z $failed ]] || echo "cpu-share: $server $fixture: $failed" >&2
       printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$round" "$server" "$fixture" "$requests" $((u1 - u0)) $((s1 - s0)) \
-        "$machine0" "$machine1" "$(getconf CLK_TCK)" >>"$results"
+        "$machine0" "$machine1" "$ticks_per_second" >>"$results"
     done
     stop
   done
